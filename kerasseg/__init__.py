@@ -1,0 +1,30 @@
+"""kerasseg: a Keras 3 model zoo for image segmentation.
+
+>>> model = kerasseg.build("unet_tiny", num_classes=3)
+>>> tuple(model(np.zeros((1, 64, 64, 3))).shape)
+(1, 64, 64, 3)
+"""
+
+from kerasseg import decoders
+from kerasseg import encoders
+from kerasseg import heads
+from kerasseg import layers
+from kerasseg import models
+from kerasseg import training
+from kerasseg._version import __version__
+from kerasseg.registry import build
+from kerasseg.registry import list_models
+from kerasseg.training import copy_encoder_weights
+
+__all__ = [
+    "__version__",
+    "build",
+    "copy_encoder_weights",
+    "decoders",
+    "encoders",
+    "heads",
+    "layers",
+    "list_models",
+    "models",
+    "training",
+]

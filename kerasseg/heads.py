@@ -1,0 +1,57 @@
+"""Heads: the last layers, from decoder features to model outputs.
+
+Heads return logits unless told otherwise (`activation=None`), and their
+output is float32 even under a mixed-precision policy, so losses and metrics
+never see float16 values.
+"""
+
+import keras
+
+from kerasseg import _validation as check
+
+
+def _conv_head(x, channels, activation, name):
+    x = keras.layers.Conv2D(channels, 1, name=f"{name}_conv")(x)
+    # A float32 dtype policy makes this layer cast its input up; under
+    # "mixed_float16" the output is therefore float32.
+    return keras.layers.Activation(
+        activation or "linear", dtype="float32", name=f"{name}_activation"
+    )(x)
+
+
+def segmentation_head(x, num_classes, *, activation=None, name="head"):
+    """1×1 convolution to one channel per class.
+
+    Args:
+        x: decoder features.
+        num_classes: output channels. Binary segmentation: 1 channel with
+            sigmoid (or its logits). Multi-class: N channels with softmax.
+            Multi-label: N channels, each with its own sigmoid.
+        activation: None for logits (default), "sigmoid", "softmax" or any
+            Keras activation. "softmax" over 1 channel is refused.
+        name: prefix of the layer names.
+
+    Returns:
+        A float32 tensor `(batch, height, width, num_classes)`.
+    """
+    num_classes = check.positive_int("num_classes", num_classes)
+    activation = check.activation(activation, num_classes)
+    return _conv_head(x, num_classes, activation, name)
+
+
+def reconstruction_head(x, channels, *, activation=None, name="head"):
+    """1×1 convolution back to the image's channels (for autoencoders).
+
+    Args:
+        x: decoder features.
+        channels: channels of the reconstructed image.
+        activation: None for a linear output (default), or e.g. "sigmoid"
+            for images scaled to [0, 1].
+        name: prefix of the layer names.
+
+    Returns:
+        A float32 tensor `(batch, height, width, channels)`.
+    """
+    channels = check.positive_int("channels", channels)
+    activation = check.activation(activation, channels)
+    return _conv_head(x, channels, activation, name)
