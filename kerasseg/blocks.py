@@ -43,6 +43,6 @@ def upsample(x, filters, *, factor, mode, name):
     x = keras.layers.UpSampling2D(
         factor, interpolation="bilinear", name=f"{name}_resize"
     )(x)
-    return keras.layers.Conv2D(
-        filters, 3, padding="same", name=f"{name}_conv"
-    )(x)
+    return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(
+        x
+    )

@@ -114,13 +114,14 @@ def list_models(pattern="*"):
     return sorted(fnmatch.filter(_REGISTRY, pattern))
 
 
-def build(name, **kwargs):
+def build(name, /, **kwargs):
     """Builds the registered model configuration `name`.
 
     Args:
         name: a name from `list_models()`.
         **kwargs: further builder arguments (`input_shape`, `num_classes`,
-            …) that the configuration does not fix.
+            …) that the configuration does not fix; `name` names the
+            model (default: the configuration's name).
 
     Returns:
         A freshly initialized `keras.Model`.

@@ -43,9 +43,9 @@ def copy_encoder_weights(source, target):
 
     Example:
 
-    >>> kwargs = dict(depth=2, base_filters=4)
-    >>> autoencoder = kerasseg.models.conv_autoencoder((None, None, 1), **kwargs)
-    >>> segmenter = kerasseg.models.unet((None, None, 1), 2, **kwargs)
+    >>> kwargs = dict(input_shape=(None, None, 1), depth=2, base_filters=4)
+    >>> autoencoder = kerasseg.models.conv_autoencoder(**kwargs)
+    >>> segmenter = kerasseg.models.unet(num_classes=2, **kwargs)
     >>> segmenter = kerasseg.copy_encoder_weights(autoencoder, segmenter)
     """
     src = _encoder_of(source, "source")

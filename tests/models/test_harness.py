@@ -52,7 +52,9 @@ def test_odd_size_equals_zero_padded_input_cropped(name):
     model = harness.build(name)
     stride = total_stride(model.get_layer("encoder").output)
     x, _ = harness.batch(name, shape=(1, 65, 97, 3))
-    padded = np.zeros((1, -(-65 // stride) * stride, -(-97 // stride) * stride, 3))
+    padded = np.zeros(
+        (1, -(-65 // stride) * stride, -(-97 // stride) * stride, 3)
+    )
     padded[:, :65, :97] = x
     direct = np.asarray(model(x, training=False))
     by_hand = np.asarray(model(padded.astype("float32"), training=False))
@@ -152,7 +154,8 @@ x = np.load(f"{folder}/x.npy")
 for name in names:
     model = keras.saving.load_model(f"{folder}/{name}.keras", safe_mode=True)
     assert model.optimizer is not None, "compile state lost"
-    np.save(f"{folder}/{name}.reloaded.npy", np.asarray(model(x, training=False)))
+    out = np.asarray(model(x, training=False))
+    np.save(f"{folder}/{name}.reloaded.npy", out)
 """
 
 
