@@ -9,6 +9,8 @@ from kerasseg import decoders
 from kerasseg import encoders
 from kerasseg import heads
 from kerasseg import layers
+from kerasseg import losses
+from kerasseg import metrics
 from kerasseg import models
 from kerasseg import training
 from kerasseg._version import __version__
@@ -25,6 +27,8 @@ __all__ = [
     "heads",
     "layers",
     "list_models",
+    "losses",
+    "metrics",
     "models",
     "training",
 ]

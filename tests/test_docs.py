@@ -1,0 +1,64 @@
+"""Docstring examples are API: every one runs here."""
+
+import doctest
+import importlib
+import pkgutil
+
+import keras
+import numpy as np
+import pytest
+
+import kerasseg
+
+MODULES = ["kerasseg"] + sorted(
+    info.name
+    for info in pkgutil.walk_packages(kerasseg.__path__, "kerasseg.")
+    if info.name != "kerasseg.cli"
+)
+
+
+def _run_examples(module_name):
+    module = importlib.import_module(module_name)
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    globs = {"np": np, "keras": keras, "kerasseg": kerasseg}
+    for test in finder.find(module, module_name, globs=globs):
+        runner.run(test)
+    return runner.summarize(verbose=False)
+
+
+@pytest.mark.parametrize("module_name", MODULES)
+def test_docstring_examples_run(module_name):
+    assert _run_examples(module_name).failed == 0
+
+
+def test_examples_are_found():
+    # Guards the test above against silently finding nothing.
+    assert _run_examples("kerasseg.models.unet").attempted >= 4
+
+
+def test_public_api():
+    assert sorted(kerasseg.__all__) == [
+        "__version__",
+        "build",
+        "copy_encoder_weights",
+        "decoders",
+        "encoders",
+        "heads",
+        "layers",
+        "list_models",
+        "losses",
+        "metrics",
+        "models",
+        "training",
+    ]
+    assert kerasseg.models.__all__ == [
+        "attention_unet",
+        "conv_autoencoder",
+        "unet",
+    ]
+
+
+def test_examples_exist_on_every_public_builder():
+    for name in kerasseg.models.__all__:
+        assert ">>>" in getattr(kerasseg.models, name).__doc__, name
