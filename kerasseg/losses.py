@@ -239,6 +239,12 @@ class Tversky(_SegmentationLoss):
         self.alpha = check.non_negative("alpha", alpha)
         self.beta = check.non_negative("beta", beta)
         self.gamma = check.non_negative("gamma", gamma)
+        if mode == "binary" and self.class_weights is not None:
+            raise ValueError(
+                f"{self.name} scores only the foreground in mode='binary', so "
+                "class weights would have no effect. Received: "
+                f"class_weights={self.class_weights!r}"
+            )
         self.smooth = float(smooth)
         if not self.smooth > 0:
             raise ValueError(
@@ -370,6 +376,11 @@ class Lovasz(_SegmentationLoss):
     def __init__(self, mode="multiclass", num_classes=None, **kwargs):
         kwargs.setdefault("name", "lovasz")
         super().__init__(mode, num_classes, **kwargs)
+        if self.class_weights is not None:
+            raise ValueError(
+                "Lovasz does not take class weights. Received: "
+                f"class_weights={self.class_weights!r}"
+            )
 
     def _loss(self, p):
         channels = p.target.shape[-1]
@@ -489,9 +500,18 @@ class DiceCrossEntropy(WeightedSum):
             ignore_index=ignore_index,
             class_weights=class_weights,
         )
+        # A binary Dice scores the foreground only: weights go to the
+        # cross-entropy alone there.
+        dice_weights = None if mode == "binary" else class_weights
         super().__init__(
             [
-                Dice(mode, num_classes, **shared),
+                Dice(
+                    mode,
+                    num_classes,
+                    from_logits=from_logits,
+                    ignore_index=ignore_index,
+                    class_weights=dice_weights,
+                ),
                 CrossEntropy(mode, num_classes, **shared),
             ],
             [dice_weight, cross_entropy_weight],

@@ -259,6 +259,13 @@ def test_bad_arguments_are_refused():
         losses.CrossEntropy(num_classes=3, class_weights=[1, 2])
     with pytest.raises(ValueError, match="smooth=0"):
         losses.Dice(num_classes=3, smooth=0)
+    with pytest.raises(ValueError, match="no effect"):
+        losses.Dice(mode="binary", class_weights=[1, 2])
+    with pytest.raises(ValueError, match="Lovasz does not take"):
+        losses.Lovasz(num_classes=3, class_weights=[1, 2, 3])
+    both = losses.DiceCrossEntropy(mode="binary", class_weights=[1, 2])
+    assert both.losses[0].class_weights is None
+    assert both.losses[1].class_weights == [1.0, 2.0]
     with pytest.raises(ValueError, match="sample_weight"):
         losses.Dice(num_classes=3)([[0]], np.zeros((1, 1, 3)), [1.0])
 
