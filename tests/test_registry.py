@@ -22,6 +22,7 @@ def test_list_models_filters_by_pattern():
     assert kerasseg.list_models("*_tiny") == [
         "attention_unet_tiny",
         "conv_autoencoder_tiny",
+        "unet_classic_tiny",
         "unet_tiny",
     ]
     assert kerasseg.list_models("nothing*") == []

@@ -201,6 +201,17 @@ register_model(
     upsampling="transpose",
 )
 register_model(
+    "unet_classic_tiny",
+    unet,
+    task="segmentation",
+    description="A tiny U-Net of the paper's structure for tests (no batch "
+    "norm, transposed-conv upsampling; base 4 filters, depth 3).",
+    depth=3,
+    base_filters=4,
+    batch_norm=False,
+    upsampling="transpose",
+)
+register_model(
     "unet_tiny",
     unet,
     task="segmentation",
