@@ -94,24 +94,6 @@ def image_shape(value, *, name="input_shape"):
     return shape
 
 
-def filters_list(name, value, length):
-    """Checks a sequence of `length` positive integers."""
-    try:
-        values = tuple(value)
-    except TypeError:
-        values = None
-    if (
-        values is None
-        or len(values) != length
-        or not all(_is_int(v) and v >= 1 for v in values)
-    ):
-        raise ValueError(
-            f"`{name}` must be a sequence of {length} positive integers. "
-            f"Received: {name}={value!r}"
-        )
-    return tuple(int(v) for v in values)
-
-
 def activation(value, num_channels, *, name="activation"):
     """Checks an output activation against the number of output channels.
 

@@ -33,8 +33,6 @@ import numpy as np
 
 from kerasseg import _targets
 
-SCORES = ("iou", "dice", "precision", "recall", "accuracy")
-
 
 def _scores(tp, fp, fn):
     """Per-class scores and presence from true/false positive counts."""

@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasseg import _validation as check
 from kerasseg.blocks import conv_block
 from kerasseg.blocks import upsample
 from kerasseg.encoders.base import level_of
@@ -44,11 +45,7 @@ def unet_decoder(
     Returns:
         The feature map at the resolution of the shallowest level.
     """
-    if upsampling not in UPSAMPLING_MODES:
-        raise ValueError(
-            f"`upsampling` must be one of {list(UPSAMPLING_MODES)}. "
-            f"Received: upsampling={upsampling!r}"
-        )
+    check.one_of("upsampling", upsampling, UPSAMPLING_MODES)
     if attention not in ATTENTION_TYPES:
         raise ValueError(
             f"`attention` must be one of {list(ATTENTION_TYPES)}. "
