@@ -8,6 +8,7 @@
 from kerasseg import decoders
 from kerasseg import encoders
 from kerasseg import heads
+from kerasseg import initializers
 from kerasseg import layers
 from kerasseg import losses
 from kerasseg import metrics
@@ -17,6 +18,8 @@ from kerasseg._version import __version__
 from kerasseg.registry import build
 from kerasseg.registry import list_models
 from kerasseg.training import copy_encoder_weights
+from kerasseg.training import freeze_encoder
+from kerasseg.training import unfreeze_encoder
 
 __all__ = [
     "__version__",
@@ -24,11 +27,14 @@ __all__ = [
     "copy_encoder_weights",
     "decoders",
     "encoders",
+    "freeze_encoder",
     "heads",
+    "initializers",
     "layers",
     "list_models",
     "losses",
     "metrics",
     "models",
     "training",
+    "unfreeze_encoder",
 ]

@@ -53,7 +53,7 @@ def one_of(name, value, accepted):
     """Returns `value` if it is in `accepted`, else raises."""
     if value not in accepted:
         raise ValueError(
-            f"`{name}` must be one of {sorted(accepted)}. "
+            f"`{name}` must be one of {sorted(accepted, key=repr)}. "
             f"Received: {name}={value!r}"
         )
     return value

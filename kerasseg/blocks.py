@@ -46,3 +46,40 @@ def upsample(x, filters, *, factor, mode, name):
     return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(
         x
     )
+
+
+def scse(x, *, reduction=16, name):
+    """Concurrent spatial and channel squeeze & excitation (Roy et al.).
+
+    `x * channel_gate(x) + x * spatial_gate(x)`: the channel gate comes
+    from global average pooling and a bottleneck of `channels //
+    reduction` units, the spatial gate from a 1×1 convolution to one
+    channel; both sigmoid.
+
+    Reference:
+        Roy, Navab and Wachinger, "Concurrent Spatial and Channel 'Squeeze &
+        Excitation' in Fully Convolutional Networks", MICCAI 2018.
+        https://arxiv.org/abs/1803.02579
+    """
+    channels = x.shape[-1]
+    gate = keras.layers.GlobalAveragePooling2D(
+        keepdims=True, name=f"{name}_pool"
+    )(x)
+    gate = keras.layers.Conv2D(
+        max(1, channels // reduction),
+        1,
+        activation="relu",
+        name=f"{name}_squeeze",
+    )(gate)
+    gate = keras.layers.Conv2D(
+        channels, 1, activation="sigmoid", name=f"{name}_excite"
+    )(gate)
+    spatial = keras.layers.Conv2D(
+        1, 1, activation="sigmoid", name=f"{name}_spatial"
+    )(x)
+    return keras.layers.Add(name=f"{name}_add")(
+        [
+            keras.layers.Multiply(name=f"{name}_channel_gate")([x, gate]),
+            keras.layers.Multiply(name=f"{name}_spatial_gate")([x, spatial]),
+        ]
+    )

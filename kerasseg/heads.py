@@ -55,3 +55,45 @@ def reconstruction_head(x, channels, *, activation=None, name="head"):
     channels = check.positive_int("channels", channels)
     activation = check.activation(activation, channels)
     return _conv_head(x, channels, activation, name)
+
+
+def activation_head(x, *, activation=None, name="head"):
+    """Only the output activation (float32), for decoders that already
+    produce one channel per class (FCN's score maps).
+
+    Args:
+        x: class scores.
+        activation: None for logits (default), "sigmoid", "softmax", ….
+        name: prefix of the layer name.
+    """
+    activation = check.activation(activation, x.shape[-1])
+    return keras.layers.Activation(
+        activation or "linear", dtype="float32", name=f"{name}_activation"
+    )(x)
+
+
+def classification_head(
+    x, num_labels, *, activation=None, dropout=0.0, name="label_head"
+):
+    """Image-level logits: global average pooling, dropout, dense layer.
+
+    Args:
+        x: a feature map (e.g. the deepest encoder level).
+        num_labels: output units: classes of a single-label classification
+            (softmax) or labels of a multi-label one (sigmoid each).
+        activation: None for logits (default), "softmax", "sigmoid", ….
+        dropout: dropout rate before the dense layer.
+        name: prefix of the layer names.
+
+    Returns:
+        A float32 tensor `(batch, num_labels)`.
+    """
+    num_labels = check.positive_int("num_labels", num_labels)
+    activation = check.activation(activation, num_labels)
+    x = keras.layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    x = keras.layers.Dense(num_labels, name=f"{name}_dense")(x)
+    return keras.layers.Activation(
+        activation or "linear", dtype="float32", name=f"{name}_activation"
+    )(x)

@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 import types
 
-TASKS = ("segmentation", "reconstruction")
+TASKS = ("segmentation", "reconstruction", "multitask")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,8 +23,10 @@ class ModelSpec:
         name: the registered name.
         builder: the public builder function.
         fixed: keyword arguments that define this configuration.
-        task: "segmentation" (outputs one channel per class) or
-            "reconstruction" (outputs the input's channels).
+        task: "segmentation" (outputs one channel per class),
+            "reconstruction" (outputs the input's channels) or "multitask"
+            (a dict of outputs: "mask", "label", optionally
+            "reconstruction").
         description: one line for listings.
     """
 
@@ -58,7 +60,7 @@ def register_model(name, builder, *, task, description, **fixed):
     Args:
         name: lowercase name, unique across kerasseg.
         builder: the public builder function.
-        task: one of "segmentation", "reconstruction".
+        task: one of "segmentation", "reconstruction", "multitask".
         description: one line shown by `list_models(verbose=True)` and the
             `kerasseg models` command.
         **fixed: builder keyword arguments that define the configuration.

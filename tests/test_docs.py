@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import pathlib
 import pkgutil
 
 import keras
@@ -32,6 +33,26 @@ def test_docstring_examples_run(module_name):
     assert _run_examples(module_name).failed == 0
 
 
+DOCS = sorted((pathlib.Path(__file__).parents[1] / "docs").glob("*.md"))
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda path: path.name)
+def test_markdown_examples_run(path):
+    # ">>>" examples in docs/*.md run too (plain ``` blocks are prose).
+    result = doctest.testfile(
+        str(path),
+        module_relative=False,
+        globs={"np": np, "keras": keras, "kerasseg": kerasseg},
+        optionflags=doctest.ELLIPSIS,
+    )
+    assert result.failed == 0
+
+
+def test_markdown_examples_are_found():
+    text = (DOCS[0].parent / "encoders.md").read_text()
+    assert text.count(">>> ") >= 5
+
+
 def test_examples_are_found():
     # Guards the test above against silently finding nothing.
     assert _run_examples("kerasseg.models.unet").attempted >= 4
@@ -44,17 +65,26 @@ def test_public_api():
         "copy_encoder_weights",
         "decoders",
         "encoders",
+        "freeze_encoder",
         "heads",
+        "initializers",
         "layers",
         "list_models",
         "losses",
         "metrics",
         "models",
         "training",
+        "unfreeze_encoder",
     ]
     assert kerasseg.models.__all__ == [
         "attention_unet",
         "conv_autoencoder",
+        "deeplabv3plus",
+        "fcn16s",
+        "fcn32s",
+        "fcn8s",
+        "multitask_unet",
+        "transunet",
         "unet",
     ]
 

@@ -19,11 +19,18 @@ def test_required_names_are_registered():
 
 
 def test_list_models_filters_by_pattern():
-    assert kerasseg.list_models("*_tiny") == [
+    assert kerasseg.list_models("*unet*_tiny") == [
         "attention_unet_tiny",
-        "conv_autoencoder_tiny",
+        "multitask_unet_tiny",
+        "transunet_tiny",
         "unet_classic_tiny",
         "unet_tiny",
+    ]
+    assert kerasseg.list_models("deeplab*") == [
+        "deeplabv3plus_efficientnetb0",
+        "deeplabv3plus_mobilenetv2",
+        "deeplabv3plus_resnet50",
+        "deeplabv3plus_tiny",
     ]
     assert kerasseg.list_models("nothing*") == []
 

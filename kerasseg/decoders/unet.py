@@ -4,6 +4,7 @@ import keras
 
 from kerasseg import _validation as check
 from kerasseg.blocks import conv_block
+from kerasseg.blocks import scse as scse_block
 from kerasseg.blocks import upsample
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import levels_deepest_first
@@ -21,6 +22,7 @@ def unet_decoder(
     upsampling="transpose",
     attention=None,
     skips=True,
+    scse=False,
     name="decoder",
 ):
     """Decodes a feature dict the way U-Net's expanding path does.
@@ -40,6 +42,8 @@ def unet_decoder(
             skips (`kerasseg.layers.AttentionGate`, Attention U-Net).
         skips: False drops the skip connections, which turns the decoder
             into a plain upsampling path (a convolutional autoencoder's).
+        scse: True adds concurrent spatial and channel squeeze & excitation
+            after every block (`kerasseg.blocks.scse`).
         name: prefix of the layer names, e.g. "decoder_block2_conv1".
 
     Returns:
@@ -77,4 +81,6 @@ def unet_decoder(
                 )([skip, x])
             x = keras.layers.Concatenate(name=prefix + "_concat")([skip, x])
         x = conv_block(x, filters, batch_norm=batch_norm, name=prefix)
+        if scse:
+            x = scse_block(x, name=prefix + "_scse")
     return x

@@ -1,7 +1,27 @@
-"""Encoders: `keras.Model`s mapping images to stride-keyed feature dicts."""
+"""Encoders: `keras.Model`s mapping images to stride-keyed feature dicts.
+
+`get_encoder(name, input_shape, **options)` builds any of them by name;
+model builders take that name as their `encoder` argument.
+"""
 
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.efficientnet import efficientnetb0_encoder
+from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
+from kerasseg.encoders.registry import ENCODERS
+from kerasseg.encoders.registry import get_encoder
+from kerasseg.encoders.resnet import resnet50_encoder
+from kerasseg.encoders.vgg import vgg16_encoder
 
-__all__ = ["conv_encoder", "level_of", "stride_of"]
+__all__ = [
+    "ENCODERS",
+    "conv_encoder",
+    "efficientnetb0_encoder",
+    "get_encoder",
+    "level_of",
+    "mobilenetv2_encoder",
+    "resnet50_encoder",
+    "stride_of",
+    "vgg16_encoder",
+]

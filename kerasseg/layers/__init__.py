@@ -5,5 +5,18 @@ from kerasseg.layers.attention import AttentionGate
 from kerasseg.layers.noise import RandomMasking
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
+from kerasseg.layers.preprocessing import ImageNetPreprocessing
+from kerasseg.layers.resize import ResizeToReference
+from kerasseg.layers.transformer import PositionEmbedding2D
+from kerasseg.layers.transformer import TransformerBlock
 
-__all__ = ["AttentionGate", "CropToReference", "PadToMultiple", "RandomMasking"]
+__all__ = [
+    "AttentionGate",
+    "CropToReference",
+    "ImageNetPreprocessing",
+    "PadToMultiple",
+    "PositionEmbedding2D",
+    "RandomMasking",
+    "ResizeToReference",
+    "TransformerBlock",
+]

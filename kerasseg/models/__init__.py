@@ -1,7 +1,23 @@
 """Model builders: functions returning Functional `keras.Model`s."""
 
 from kerasseg.models.autoencoder import conv_autoencoder
+from kerasseg.models.deeplab import deeplabv3plus
+from kerasseg.models.fcn import fcn8s
+from kerasseg.models.fcn import fcn16s
+from kerasseg.models.fcn import fcn32s
+from kerasseg.models.multitask import multitask_unet
+from kerasseg.models.transunet import transunet
 from kerasseg.models.unet import attention_unet
 from kerasseg.models.unet import unet
 
-__all__ = ["attention_unet", "conv_autoencoder", "unet"]
+__all__ = [
+    "attention_unet",
+    "conv_autoencoder",
+    "deeplabv3plus",
+    "fcn16s",
+    "fcn32s",
+    "fcn8s",
+    "multitask_unet",
+    "transunet",
+    "unet",
+]

@@ -7,12 +7,15 @@
 
 so that every model takes any height and width, returns an output of
 exactly the input's size, and has its encoder nested as one layer named
-"encoder" (one line freezes it: `model.get_layer("encoder").trainable =
-False`).
+"encoder" (one line freezes it: `kerasseg.freeze_encoder(model)`). Models
+with several outputs use the two halves, `encode` and `to_input_size`.
 """
+
+import dataclasses
 
 import keras
 
+from kerasseg.encoders import get_encoder
 from kerasseg.encoders.base import check_encoder
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
@@ -25,6 +28,67 @@ def _needs_padding(input_shape, stride):
     return any(size is None or size % stride for size in input_shape[:2])
 
 
+def build_encoder(
+    name, input_shape, *, weights=None, output_stride=None, options=None
+):
+    """Builds the named encoder for `(None, None, channels)` inputs."""
+    if options is not None and not isinstance(options, dict):
+        raise ValueError(
+            "`encoder_options` must be a dict of encoder arguments or None. "
+            f"Received: encoder_options={options!r}"
+        )
+    return get_encoder(
+        name,
+        (None, None, input_shape[-1]),
+        weights=weights,
+        output_stride=output_stride,
+        **(options or {}),
+    )
+
+
+@dataclasses.dataclass
+class Encoded:
+    """The input side of a model graph: see `encode`."""
+
+    inputs: object
+    features: dict
+    padded: bool
+
+
+def encode(input_shape, encoder, *, corruption=()):
+    """Input → [corruption] → [padding] → encoder features.
+
+    Args:
+        input_shape: `(height, width, channels)`, already validated.
+        encoder: a `keras.Model` whose output is a dict keyed "Pn", built
+            for `(None, None, channels)` inputs.
+        corruption: layers applied to the input before the encoder (they
+            should act only at training time, e.g. `GaussianNoise`).
+    """
+    check_encoder(encoder)
+    stride = total_stride(encoder.output)
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for layer in corruption:
+        x = layer(x)
+    padded = _needs_padding(input_shape, stride)
+    if padded:
+        x = PadToMultiple(stride, name="pad")(x)
+    return Encoded(inputs, encoder(x), padded)
+
+
+def to_input_size(y, encoded, *, stride, head, prefix=""):
+    """Decoder output at `stride` → [upsample] → head → [crop back]."""
+    if stride > 1:
+        y = keras.layers.UpSampling2D(
+            stride, interpolation="bilinear", name=f"{prefix}upsample"
+        )(y)
+    y = head(y)
+    if encoded.padded:
+        y = CropToReference(name=f"{prefix}crop")([y, encoded.inputs])
+    return y
+
+
 def compose(
     input_shape,
     *,
@@ -33,6 +97,7 @@ def compose(
     head,
     name,
     corruption=(),
+    decoder_stride=None,
 ):
     """Builds a model from an encoder, a decoder function and a head.
 
@@ -43,32 +108,17 @@ def compose(
         decoder: function from the feature dict to a tensor.
         head: function from a tensor to the output tensor.
         name: the model's name.
-        corruption: layers applied to the input before the encoder (they
-            should act only at training time, e.g. `GaussianNoise`).
+        corruption: layers applied to the input before the encoder.
+        decoder_stride: the stride of the decoder's output; by default that
+            of the shallowest level the encoder provides (U-Net decoders
+            stop there). Anything coarser than 1 is upsampled bilinearly.
 
     Returns:
         A `keras.Model`.
     """
-    check_encoder(encoder)
-    stride = total_stride(encoder.output)
-
-    inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    for layer in corruption:
-        x = layer(x)
-    padded = _needs_padding(input_shape, stride)
-    if padded:
-        x = PadToMultiple(stride, name="pad")(x)
-    features = encoder(x)
-    y = decoder(features)
-    # Decoders stop at the shallowest level the encoder provides; bring the
-    # result back to full resolution if that level is not P0.
-    remaining = stride_of(levels_deepest_first(features)[-1])
-    if remaining > 1:
-        y = keras.layers.UpSampling2D(
-            remaining, interpolation="bilinear", name="upsample"
-        )(y)
-    y = head(y)
-    if padded:
-        y = CropToReference(name="crop")([y, inputs])
-    return keras.Model(inputs, y, name=name)
+    encoded = encode(input_shape, encoder, corruption=corruption)
+    y = decoder(encoded.features)
+    if decoder_stride is None:
+        decoder_stride = stride_of(levels_deepest_first(encoded.features)[-1])
+    y = to_input_size(y, encoded, stride=decoder_stride, head=head)
+    return keras.Model(encoded.inputs, y, name=name)

@@ -28,6 +28,8 @@ _ARGS_DOC = """
         upsampling: "transpose" (2×2 transposed convolution, the paper's
             up-convolution) or "bilinear" (bilinear resize and a 3×3
             convolution).
+        scse: add concurrent spatial and channel squeeze & excitation
+            (Roy et al., 2018) after every decoder block.
         activation: None (logits, the default; pair with a loss that takes
             logits), "sigmoid" or "softmax".
         name: the model's name.
@@ -54,6 +56,7 @@ def _unet(
     upsampling,
     activation,
     attention,
+    scse,
     name,
 ):
     input_shape = check.image_shape(input_shape)
@@ -75,6 +78,7 @@ def _unet(
             batch_norm=batch_norm,
             upsampling=upsampling,
             attention=attention,
+            scse=scse,
         ),
         head=functools.partial(
             heads.segmentation_head,
@@ -94,6 +98,7 @@ def unet(
     batch_norm=True,
     dropout=0.0,
     upsampling="transpose",
+    scse=False,
     activation=None,
     name="unet",
 ):
@@ -107,6 +112,7 @@ def unet(
         upsampling=upsampling,
         activation=activation,
         attention=None,
+        scse=scse,
         name=name,
     )
 
@@ -120,6 +126,7 @@ def attention_unet(
     batch_norm=True,
     dropout=0.0,
     upsampling="transpose",
+    scse=False,
     activation=None,
     name="attention_unet",
 ):
@@ -133,6 +140,7 @@ def attention_unet(
         upsampling=upsampling,
         activation=activation,
         attention="gate",
+        scse=scse,
         name=name,
     )
 

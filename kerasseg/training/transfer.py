@@ -3,7 +3,15 @@
 import keras
 
 
-def _encoder_of(model, role):
+def _leaves(model):
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _leaves(layer)
+        else:
+            yield layer
+
+
+def encoder_of(model, role):
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`{role}` must be a keras.Model built by kerasseg. "
@@ -48,8 +56,8 @@ def copy_encoder_weights(source, target):
     >>> segmenter = kerasseg.models.unet(num_classes=2, **kwargs)
     >>> segmenter = kerasseg.copy_encoder_weights(autoencoder, segmenter)
     """
-    src = _encoder_of(source, "source")
-    dst = _encoder_of(target, "target")
+    src = encoder_of(source, "source")
+    dst = encoder_of(target, "target")
     if len(src.weights) != len(dst.weights):
         raise ValueError(
             f"The encoders differ: {source.name!r} has {len(src.weights)} "
@@ -66,4 +74,8 @@ def copy_encoder_weights(source, target):
             )
     for a, b in zip(src.weights, dst.weights):
         b.assign(a)
+    for layer in _leaves(dst):
+        # Layers that cache their state as constants (Normalization).
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     return target

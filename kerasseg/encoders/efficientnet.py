@@ -1,0 +1,95 @@
+"""EfficientNetB0 (Tan and Le, 2019) from keras.applications."""
+
+import keras
+import numpy as np
+
+from kerasseg.encoders.applications import adapt_channels
+from kerasseg.encoders.applications import application_encoder
+
+_TAPS = {
+    1: "block1a_project_bn",
+    2: "block2b_add",
+    3: "block3b_add",
+    4: "block5c_add",
+    5: "top_activation",
+}
+
+# What keras.applications' EfficientNet normalizes 0–1 pixels with.
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+def _set_normalization(backbone, source):
+    """Puts the ImageNet statistics into the backbone's Normalization layer.
+
+    keras.applications builds EfficientNet's "imagenet" graph with one more
+    layer than its random-weights graph: a Rescaling by 1/sqrt(std) after
+    the Normalization, compensating statistics stored in the weights file.
+    This encoder always has the random-weights graph, so the same
+    computation is folded into the variance instead: variance × std. The
+    model is then identical to keras.applications' pretrained one. Without
+    pretrained statistics it gets the plain ImageNet normalization.
+    """
+    layer = next(
+        layer
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.Normalization)
+    )
+    channels = layer.adapt_mean.shape[-1]
+    std = adapt_channels(np.asarray(_STD), channels, reduce="mean")
+    if source in ("imagenet", "file"):
+        layer.adapt_variance.assign(np.asarray(layer.adapt_variance) * std)
+    elif source is None:
+        mean = adapt_channels(np.asarray(_MEAN), channels, reduce="mean")
+        layer.adapt_mean.assign(mean)
+        layer.adapt_variance.assign(std**2)
+    layer.finalize_state()
+
+
+def efficientnetb0_encoder(
+    input_shape=(None, None, 3),
+    *,
+    weights=None,
+    output_stride=None,
+    name="encoder",
+):
+    """keras.applications.EfficientNetB0 without its top, as an encoder.
+
+    Takes raw 0–255 pixels: EfficientNet's own Rescaling and Normalization
+    layers are part of the backbone.
+
+    Args:
+        input_shape: `(height, width, channels)`; height and width may be
+            None. 1 or 4+ channels adapt the pretrained first convolution
+            and the normalization statistics.
+        weights: None, "imagenet", a keras.applications EfficientNetB0
+            `.h5` file without top, or a `.weights.h5` file saved from an
+            encoder of the same settings.
+        output_stride: None (32), 16 or 8; deeper stages are dilated.
+        name: the model's name.
+
+    Returns:
+        A `keras.Model` mapping images to `{"P1": 16, "P2": 24, "P3": 40,
+        "P4": 112, "P5": 1280 channels}`.
+
+    Example:
+
+    >>> encoder = kerasseg.encoders.efficientnetb0_encoder()
+    >>> [v.shape[-1] for v in encoder(np.zeros((1, 64, 64, 3))).values()]
+    [16, 24, 40, 112, 1280]
+
+    Reference:
+        Tan and Le, "EfficientNet: Rethinking Model Scaling for
+        Convolutional Neural Networks", ICML 2019.
+        https://arxiv.org/abs/1905.11946
+    """
+    return application_encoder(
+        keras.applications.EfficientNetB0,
+        _TAPS,
+        input_shape,
+        weights=weights,
+        output_stride=output_stride,
+        preprocessing=None,
+        name=name,
+        after_load=_set_normalization,
+    )

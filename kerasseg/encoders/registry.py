@@ -1,0 +1,95 @@
+"""Encoders by name, for the `encoder=` argument of model builders."""
+
+import inspect
+import os
+
+from kerasseg.encoders.applications import check_weights
+from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.efficientnet import efficientnetb0_encoder
+from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
+from kerasseg.encoders.resnet import resnet50_encoder
+from kerasseg.encoders.vgg import vgg16_encoder
+
+ENCODERS = {
+    "conv": conv_encoder,
+    "efficientnetb0": efficientnetb0_encoder,
+    "mobilenetv2": mobilenetv2_encoder,
+    "resnet50": resnet50_encoder,
+    "vgg16": vgg16_encoder,
+}
+
+
+def _conv(input_shape, *, weights, output_stride, **options):
+    if output_stride is not None:
+        raise ValueError(
+            "The 'conv' encoder has no output_stride option (its depth sets "
+            f"the stride). Received: output_stride={output_stride!r}"
+        )
+    weights = check_weights(weights)
+    if weights == "imagenet" or (
+        weights is not None and not weights.endswith(".weights.h5")
+    ):
+        raise ValueError(
+            "The 'conv' encoder has no ImageNet weights; `encoder_weights` "
+            "must be None or a .weights.h5 file saved from a conv encoder. "
+            f"Received: encoder_weights={weights!r}"
+        )
+    encoder = conv_encoder(input_shape, **options)
+    if weights is not None:
+        encoder.load_weights(weights)
+    return encoder
+
+
+def get_encoder(
+    name, input_shape, *, weights=None, output_stride=None, **options
+):
+    """Builds the encoder registered as `name`.
+
+    Args:
+        name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet50",
+            "mobilenetv2", "efficientnetb0", "vgg16".
+        input_shape: `(height, width, channels)`.
+        weights: None, "imagenet" (not for "conv") or a weights file.
+        output_stride: None, 8, 16 or 32 (not for "conv").
+        **options: further arguments of that encoder's function, e.g.
+            `depth` and `base_filters` for "conv", `alpha` for
+            "mobilenetv2".
+
+    Returns:
+        A `keras.Model` named "encoder" with a stride-keyed dict output.
+
+    Raises:
+        ValueError: for an unknown name or an option the encoder lacks.
+
+    Example:
+
+    >>> encoder = kerasseg.encoders.get_encoder(
+    ...     "conv", (None, None, 1), depth=2, base_filters=4)
+    >>> sorted(encoder.output)
+    ['P0', 'P1', 'P2']
+    """
+    if name not in ENCODERS:
+        raise ValueError(
+            f"Unknown encoder {name!r}. Accepted: {sorted(ENCODERS)}."
+        )
+    accepted = set(inspect.signature(ENCODERS[name]).parameters) - {
+        "input_shape",
+        "weights",
+        "output_stride",
+        "name",
+    }
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ValueError(
+            f"The {name!r} encoder has no option(s) {unknown}; it accepts "
+            f"{sorted(accepted) or 'none'}. Received: {options!r}"
+        )
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if name == "conv":
+        return _conv(
+            input_shape, weights=weights, output_stride=output_stride, **options
+        )
+    return ENCODERS[name](
+        input_shape, weights=weights, output_stride=output_stride, **options
+    )
