@@ -6,6 +6,8 @@ them `{name}_conv1`, `{name}_bn1`, `{name}_relu1`, … so the graph reads well.
 
 import keras
 
+from kerasseg.layers.resize import BilinearUpsample
+
 
 def conv_block(x, filters, *, batch_norm, name, convs=2):
     """`convs` × (3×3 convolution → optional batch norm → ReLU).
@@ -40,9 +42,7 @@ def upsample(x, filters, *, factor, mode, name):
         return keras.layers.Conv2DTranspose(
             filters, factor, strides=factor, name=f"{name}_transpose"
         )(x)
-    x = keras.layers.UpSampling2D(
-        factor, interpolation="bilinear", name=f"{name}_resize"
-    )(x)
+    x = BilinearUpsample(factor, name=f"{name}_resize")(x)
     return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(
         x
     )

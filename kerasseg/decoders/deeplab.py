@@ -4,6 +4,7 @@ import keras
 
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
+from kerasseg.layers.resize import BilinearUpsample
 from kerasseg.layers.resize import ResizeToReference
 
 
@@ -104,10 +105,8 @@ def deeplabv3plus_decoder(
         separable=separable,
         name=f"{name}_aspp",
     )
-    x = keras.layers.UpSampling2D(
-        stride_of(keys[0]) // stride_of(low_level),
-        interpolation="bilinear",
-        name=f"{name}_upsample",
+    x = BilinearUpsample(
+        stride_of(keys[0]) // stride_of(low_level), name=f"{name}_upsample"
     )(x)
     skip = _conv_bn_relu(
         features[low_level], low_level_filters, 1, name=f"{name}_low_level"

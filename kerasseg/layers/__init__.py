@@ -6,12 +6,14 @@ from kerasseg.layers.noise import RandomMasking
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
+from kerasseg.layers.resize import BilinearUpsample
 from kerasseg.layers.resize import ResizeToReference
 from kerasseg.layers.transformer import PositionEmbedding2D
 from kerasseg.layers.transformer import TransformerBlock
 
 __all__ = [
     "AttentionGate",
+    "BilinearUpsample",
     "CropToReference",
     "ImageNetPreprocessing",
     "PadToMultiple",

@@ -7,6 +7,7 @@ import keras
 from kerasseg._validation import one_of
 from kerasseg._validation import positive_int
 from kerasseg._validation import rate
+from kerasseg.layers.resize import resize_bilinear
 
 POSITION_MODES = ("sinusoidal", "learned")
 
@@ -86,12 +87,9 @@ class PositionEmbedding2D(keras.layers.Layer):
         shape = keras.ops.shape(inputs)
         height, width = shape[1], shape[2]
         if self.mode == "learned":
-            table = keras.ops.image.resize(
-                keras.ops.cast(self.table, inputs.dtype)[None],
-                (height, width),
-                interpolation="bilinear",
+            table = resize_bilinear(
+                keras.ops.cast(self.table, inputs.dtype)[None], height, width
             )[0]
-            table = keras.ops.cast(table, inputs.dtype)
         else:
             table = self._sinusoidal(
                 height, width, inputs.shape[-1], inputs.dtype

@@ -22,6 +22,7 @@ from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.base import total_stride
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
+from kerasseg.layers.resize import BilinearUpsample
 
 
 def _needs_padding(input_shape, stride):
@@ -80,9 +81,7 @@ def encode(input_shape, encoder, *, corruption=()):
 def to_input_size(y, encoded, *, stride, head, prefix=""):
     """Decoder output at `stride` → [upsample] → head → [crop back]."""
     if stride > 1:
-        y = keras.layers.UpSampling2D(
-            stride, interpolation="bilinear", name=f"{prefix}upsample"
-        )(y)
+        y = BilinearUpsample(stride, name=f"{prefix}upsample")(y)
     y = head(y)
     if encoded.padded:
         y = CropToReference(name=f"{prefix}crop")([y, encoded.inputs])

@@ -54,6 +54,26 @@ def test_static_input_shape_gives_static_output_shape(name):
 
 
 @pytest.mark.parametrize("name", TINY)
+def test_one_graph_serves_every_size(name):
+    # What tf.data pipelines with random crops and exported SavedModels
+    # need: a graph traced with unknown batch, height and width.
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow graph tracing")
+    import tensorflow as tf
+
+    model = harness.build(name)
+    serve = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec((None, None, None, 3))],
+    )
+    for shape in [(1, 64, 64, 3), (2, 65, 97, 3)]:
+        x, _ = harness.batch(name, shape=shape)
+        expected = harness.as_dict(model(x, training=False))
+        for key, value in harness.as_dict(serve(x)).items():
+            np.testing.assert_allclose(value, expected[key], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TINY)
 def test_odd_size_equals_zero_padded_input_cropped(name):
     # The in-graph padding must be zeros at the bottom and right, and the
     # crop must keep the top-left corner: check against padding by hand.
