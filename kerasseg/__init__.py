@@ -1,5 +1,8 @@
 """kerasseg: a Keras 3 model zoo for image segmentation.
 
+`kerasseg.data` (tf.data pipelines) is imported on first use: it needs
+TensorFlow, while the models also run on the JAX and PyTorch backends.
+
 >>> model = kerasseg.build("unet_tiny", num_classes=3)
 >>> tuple(model(np.zeros((1, 64, 64, 3))).shape)
 (1, 64, 64, 3)
@@ -25,6 +28,7 @@ __all__ = [
     "__version__",
     "build",
     "copy_encoder_weights",
+    "data",
     "decoders",
     "encoders",
     "freeze_encoder",
@@ -38,3 +42,11 @@ __all__ = [
     "training",
     "unfreeze_encoder",
 ]
+
+
+def __getattr__(name):
+    if name == "data":
+        import importlib
+
+        return importlib.import_module("kerasseg.data")
+    raise AttributeError(f"module 'kerasseg' has no attribute {name!r}")

@@ -63,6 +63,7 @@ def test_public_api():
         "__version__",
         "build",
         "copy_encoder_weights",
+        "data",
         "decoders",
         "encoders",
         "freeze_encoder",

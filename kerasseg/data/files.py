@@ -1,0 +1,184 @@
+"""Finding image/mask pairs on disk and reading them.
+
+Images: PNG, JPEG, BMP and TIFF. Masks: single-channel PNG or TIFF of
+class ids, palette ("P" mode, VOC-style) PNG whose palette indices are the
+class ids, or RGB colour masks with a colour → class map. Reading goes
+through Pillow, which handles TIFF and palette indices (TensorFlow decodes
+neither).
+"""
+
+import os
+import pathlib
+
+import numpy as np
+from PIL import Image
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+MASK_SUFFIXES = (".png", ".tif", ".tiff", ".bmp")
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; the message names the file."""
+
+
+def _files(folder, suffixes, role):
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"The {role} folder does not exist: {folder}")
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in suffixes
+    )
+
+
+def pair_files(images_dir, masks_dir, *, mask_suffix=""):
+    """Pairs images and masks by file stem.
+
+    Args:
+        images_dir: folder of images.
+        masks_dir: folder of masks.
+        mask_suffix: text after the image's stem in a mask's stem, e.g.
+            "_mask" pairs `cat.jpg` with `cat_mask.png`.
+
+    Returns:
+        Sorted list of `(image_path, mask_path)` strings.
+
+    Raises:
+        ValueError: listing every image without a mask and every mask
+            without an image (not only the first), or duplicate stems.
+    """
+    images = _files(images_dir, IMAGE_SUFFIXES, "images")
+    masks = _files(masks_dir, MASK_SUFFIXES, "masks")
+    by_stem, duplicates = {}, []
+    for path in images:
+        if path.stem in by_stem:
+            duplicates.append(path.name)
+        by_stem[path.stem] = path
+    mask_by_stem = {}
+    for path in masks:
+        stem = path.stem
+        if mask_suffix and stem.endswith(mask_suffix):
+            stem = stem[: -len(mask_suffix)]
+        if stem in mask_by_stem:
+            duplicates.append(path.name)
+        mask_by_stem[stem] = path
+    if duplicates:
+        raise ValueError(
+            f"Several files share a stem, so pairing is ambiguous: {duplicates}"
+        )
+    lonely_images = sorted(
+        by_stem[s].name for s in by_stem.keys() - mask_by_stem.keys()
+    )
+    lonely_masks = sorted(
+        mask_by_stem[s].name for s in mask_by_stem.keys() - by_stem.keys()
+    )
+    if lonely_images or lonely_masks:
+        raise ValueError(
+            f"Images and masks do not pair up by file stem "
+            f"(mask_suffix={mask_suffix!r}). {len(lonely_images)} image(s) "
+            f"in {images_dir} without a mask: {lonely_images}. "
+            f"{len(lonely_masks)} mask(s) in {masks_dir} without an image: "
+            f"{lonely_masks}."
+        )
+    if not by_stem:
+        raise ValueError(
+            f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {images_dir}."
+        )
+    return [(str(by_stem[s]), str(mask_by_stem[s])) for s in sorted(by_stem)]
+
+
+def _open(path):
+    try:
+        image = Image.open(path)
+        image.load()
+    except Exception as error:
+        raise DataError(f"Cannot read {path}: {error}") from error
+    return image
+
+
+def read_image(path):
+    """Reads an image as float32 `(height, width, channels)`, values as
+    stored (0–255 for 8-bit files)."""
+    image = _open(path)
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode in ("1", "CMYK", "YCbCr", "LA"):
+        image = image.convert("RGB" if image.mode != "LA" else "L")
+    array = np.asarray(image, dtype="float32")
+    return array[..., None] if array.ndim == 2 else array
+
+
+def read_mask(path, *, color_map=None):
+    """Reads a mask as int32 `(height, width)` class ids.
+
+    Palette PNGs give their palette indices. With `color_map` ({(r, g, b):
+    class_id}) an RGB mask is mapped colour by colour; an unmapped colour
+    raises. Without it an RGB mask is accepted only if its three channels
+    are equal.
+    """
+    image = _open(path)
+    if color_map is not None:
+        rgb = np.asarray(image.convert("RGB"), dtype="int64")
+        codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+        lookup = {
+            (r << 16) | (g << 8) | b: c for (r, g, b), c in color_map.items()
+        }
+        unique, inverse = np.unique(codes, return_inverse=True)
+        missing = [
+            tuple(int(v) for v in ((u >> 16) & 255, (u >> 8) & 255, u & 255))
+            for u in unique
+            if int(u) not in lookup
+        ]
+        if missing:
+            raise DataError(
+                f"Mask {path} has colours that color_map does not map: "
+                f"{missing[:10]}"
+            )
+        values = np.array([lookup[int(u)] for u in unique], "int32")
+        return values[inverse].reshape(codes.shape)
+    array = np.asarray(image)
+    if array.ndim == 3:
+        if array.shape[-1] >= 3 and (
+            np.array_equal(array[..., 0], array[..., 1])
+            and np.array_equal(array[..., 0], array[..., 2])
+        ):
+            array = array[..., 0]
+        else:
+            raise DataError(
+                f"Mask {path} has {array.shape[-1]} channels of different "
+                "values; a mask must be single-channel class ids or a "
+                "palette PNG. For RGB colour masks pass color_map={(r, g, "
+                "b): class_id, ...}."
+            )
+    return array.astype("int32")
+
+
+def check_pair(
+    image_path, mask_path, image, mask, *, num_classes, ignore_index
+):
+    """Raises DataError naming the file if the pair is unusable."""
+    if image.shape[:2] != mask.shape:
+        raise DataError(
+            f"Image {image_path} is {image.shape[0]}×{image.shape[1]} but its "
+            f"mask {mask_path} is {mask.shape[0]}×{mask.shape[1]}."
+        )
+    values = np.unique(mask)
+    allowed = (values >= 0) & (values < num_classes)
+    if ignore_index is not None:
+        allowed |= values == ignore_index
+    if not allowed.all():
+        raise DataError(
+            f"Mask {mask_path} has values {values[~allowed].tolist()[:10]} "
+            f"outside the declared classes 0…{num_classes - 1}"
+            + (
+                f" and ignore_index {ignore_index}"
+                if ignore_index is not None
+                else ""
+            )
+            + ". Map them with value_map={…} or declare more classes."
+        )
+
+
+def exists(path):
+    return os.path.isfile(path)

@@ -1,0 +1,224 @@
+"""`tf.data` pipelines of `(image, mask)` batches from files."""
+
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+from kerasseg import _validation as check
+from kerasseg.data.augment import Augment
+from kerasseg.data.augment import augment_pair
+from kerasseg.data.files import DataError
+from kerasseg.data.files import check_pair
+from kerasseg.data.files import pair_files
+from kerasseg.data.files import read_image
+from kerasseg.data.files import read_mask
+
+ON_ERROR = ("raise", "skip")
+
+
+def _apply_value_map(mask, value_map):
+    if not value_map:
+        return mask
+    out = mask.copy()
+    for source, target in value_map.items():
+        out[mask == source] = target
+    return out
+
+
+def _reader(num_classes, ignore_index, value_map, color_map, channels):
+    def read(image_path, mask_path):
+        image_path, mask_path = image_path.decode(), mask_path.decode()
+        image = read_image(image_path)
+        if image.shape[-1] != channels:
+            raise DataError(
+                f"Image {image_path} has {image.shape[-1]} channels; the "
+                f"dataset's first image has {channels}."
+            )
+        mask = _apply_value_map(
+            read_mask(mask_path, color_map=color_map), value_map
+        )
+        check_pair(
+            image_path,
+            mask_path,
+            image,
+            mask,
+            num_classes=num_classes,
+            ignore_index=ignore_index,
+        )
+        return image, mask
+
+    return read
+
+
+def _usable(pairs, read):
+    good, bad = [], []
+    for pair in pairs:
+        try:
+            read(pair[0].encode(), pair[1].encode())
+            good.append(pair)
+        except DataError as error:
+            bad.append(str(error))
+    if bad:
+        warnings.warn(
+            f"Skipped {len(bad)} of {len(pairs)} image/mask pairs "
+            f"(on_error='skip'): " + " | ".join(bad),
+            stacklevel=3,
+        )
+    if not good:
+        raise ValueError("No usable image/mask pair is left.")
+    return good
+
+
+def from_pairs(
+    pairs,
+    *,
+    num_classes,
+    image_size=None,
+    batch_size=8,
+    augment=None,
+    shuffle=True,
+    seed=None,
+    ignore_index=None,
+    value_map=None,
+    color_map=None,
+    cache=True,
+    on_error="raise",
+):
+    """Like `from_folders`, for an explicit list of `(image, mask)` paths."""
+    num_classes = check.positive_int("num_classes", num_classes)
+    batch_size = check.positive_int("batch_size", batch_size)
+    check.one_of("on_error", on_error, ON_ERROR)
+    if image_size is not None:
+        image_size = tuple(
+            check.positive_int("image_size", size) for size in image_size
+        )
+    if augment is True:
+        augment = Augment()
+    if augment not in (None, False) and not isinstance(augment, Augment):
+        raise ValueError(
+            "`augment` must be None, True or a kerasseg.data.Augment. "
+            f"Received: augment={augment!r}"
+        )
+    if augment and augment.pads() and ignore_index is None:
+        raise ValueError(
+            "This augmentation can bring in areas from outside the image "
+            f"({augment}); their mask pixels need an ignore_index. Pass "
+            "ignore_index=… (and the same to the loss and metrics), or use "
+            "scale=(1, …) and rotation=0."
+        )
+    pairs = [(str(i), str(m)) for i, m in pairs]
+    channels = read_image(pairs[0][0]).shape[-1]
+    read = _reader(num_classes, ignore_index, value_map, color_map, channels)
+    if on_error == "skip":
+        pairs = _usable(pairs, read)
+
+    def load(image_path, mask_path):
+        image, mask = tf.numpy_function(
+            read, [image_path, mask_path], [tf.float32, tf.int32]
+        )
+        image.set_shape([None, None, channels])
+        mask.set_shape([None, None])
+        return image, mask
+
+    images, masks = zip(*pairs)
+    ds = tf.data.Dataset.from_tensor_slices((list(images), list(masks)))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        # One stateless seed per example, different every epoch and the
+        # same sequence for the same `seed`.
+        seeds = tf.data.Dataset.random(
+            seed=seed, rerandomize_each_iteration=True
+        ).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda pair, s: augment_pair(
+                pair[0],
+                pair[1],
+                s,
+                augment=augment,
+                image_size=image_size,
+                ignore_index=ignore_index,
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    elif image_size is not None:
+        ds = ds.map(
+            lambda image, mask: (
+                tf.image.resize(image, image_size, "bilinear"),
+                tf.image.resize(mask[..., None], image_size, "nearest")[..., 0],
+            ),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def from_folders(images_dir, masks_dir, *, mask_suffix="", **kwargs):
+    """A `tf.data.Dataset` of `(image, mask)` batches from two folders.
+
+    Images (PNG, JPEG, BMP, TIFF) and masks (single-channel PNG/TIFF of
+    class ids, palette PNGs, or RGB colour masks with `color_map`) pair up
+    by file stem. Images come as float32 `(batch, height, width,
+    channels)` with their stored values (0–255: kerasseg models with
+    ImageNet encoders normalize inside the graph); masks as int32
+    `(batch, height, width)` class ids.
+
+    Args:
+        images_dir: folder of images.
+        masks_dir: folder of masks.
+        mask_suffix: text after the image stem in mask names ("_mask").
+        num_classes: number of classes; a mask value outside 0…n-1 (and
+            not `ignore_index`) is an error naming the file.
+        image_size: `(height, width)` of the output. With `augment`, the
+            random crop size; without, images are resized (bilinear) and
+            masks too (nearest). None keeps the files' size (then all
+            files must have the same size to batch).
+        batch_size: examples per batch.
+        augment: None, True (the default `Augment()`) or an `Augment`.
+        shuffle: shuffle the examples every epoch.
+        seed: seed of shuffling and augmentation (reproducible runs).
+        ignore_index: mask value to ignore (e.g. 255); also what padded
+            areas get.
+        value_map: dict applied to mask values after reading, e.g.
+            `{255: 1}` for {0, 255} masks or `{255: ignore}`.
+        color_map: `{(r, g, b): class_id}` for RGB colour masks.
+        cache: keep decoded examples in memory after the first epoch.
+        on_error: "raise" (a corrupt file, an image/mask size mismatch or
+            an undeclared mask value stops with an error naming the file)
+            or "skip" (every pair is checked first; the unusable ones are
+            left out and a warning lists them and their count).
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset` for `model.fit`.
+
+    Raises:
+        ValueError: unmatched files (all listed), bad arguments.
+    """
+    return from_pairs(
+        pair_files(images_dir, masks_dir, mask_suffix=mask_suffix), **kwargs
+    )
+
+
+def class_counts(dataset, num_classes, *, ignore_index=None):
+    """Pixel count per class over a dataset of `(image, mask)` batches."""
+    counts = np.zeros(num_classes, "int64")
+    for _, mask in dataset:
+        mask = np.asarray(mask).ravel()
+        if ignore_index is not None:
+            mask = mask[mask != ignore_index]
+        counts += np.bincount(mask, minlength=num_classes)[:num_classes]
+    return counts
+
+
+def class_weights(counts):
+    """Median-frequency class weights (Eigen and Fergus, 2015):
+    `median(freq) / freq`; classes never seen get 0."""
+    counts = np.asarray(counts, "float64")
+    freq = counts / max(counts.sum(), 1)
+    seen = freq > 0
+    weights = np.zeros_like(freq)
+    weights[seen] = np.median(freq[seen]) / freq[seen]
+    return weights

@@ -1,0 +1,281 @@
+"""Folder datasets: pairing, formats, bad input, augmentation, fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import kerasseg
+from kerasseg.data import Augment
+from kerasseg.data import from_folders
+
+IGNORE = 255
+
+
+def _blocks(rng, size=(48, 64), block=8, classes=3):
+    """Class-id blocks and a grey image that is 60 × the class id."""
+    low = rng.integers(0, classes, (size[0] // block, size[1] // block))
+    mask = low.repeat(block, 0).repeat(block, 1).astype("uint8")
+    return (mask * 60).astype("uint8"), mask
+
+
+def _write_folder(tmp_path, n=4, seed=0, image_suffix=".png"):
+    rng = np.random.default_rng(seed)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(exist_ok=True)
+    masks.mkdir(exist_ok=True)
+    arrays = {}
+    for i in range(n):
+        image, mask = _blocks(rng)
+        Image.fromarray(image).save(images / f"img{i}{image_suffix}")
+        Image.fromarray(mask).save(masks / f"img{i}.png")
+        arrays[f"img{i}"] = (image, mask)
+    return images, masks, arrays
+
+
+def _all(ds):
+    xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in ds])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def test_pairing_lists_every_unmatched_file(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=3)
+    Image.new("L", (4, 4)).save(images / "extra_a.png")
+    Image.new("L", (4, 4)).save(images / "extra_b.jpg")
+    Image.new("L", (4, 4)).save(masks / "orphan.png")
+    with pytest.raises(ValueError) as error:
+        kerasseg.data.pair_files(images, masks)
+    message = str(error.value)
+    for name in ("extra_a.png", "extra_b.jpg", "orphan.png"):
+        assert name in message
+    assert "2 image(s)" in message and "1 mask(s)" in message
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".tif"])
+def test_lossless_formats_load_exactly(tmp_path, suffix):
+    images, masks, arrays = _write_folder(tmp_path, image_suffix=suffix)
+    x, y = _all(from_folders(images, masks, num_classes=3, shuffle=False))
+    expected = [arrays[f"img{i}"] for i in range(4)]
+    np.testing.assert_array_equal(x[..., 0], [e[0] for e in expected])
+    np.testing.assert_array_equal(y, [e[1] for e in expected])
+    assert x.dtype == np.float32 and y.dtype == np.int32
+
+
+def test_jpeg_images_load(tmp_path):
+    images, masks, arrays = _write_folder(tmp_path, image_suffix=".jpg")
+    x, _ = _all(from_folders(images, masks, num_classes=3, shuffle=False))
+    assert np.abs(x[0, ..., 0] - arrays["img0"][0]).mean() < 3  # lossy
+
+
+def test_palette_tiff_and_colour_masks(tmp_path):
+    images, masks = tmp_path / "i", tmp_path / "m"
+    images.mkdir()
+    masks.mkdir()
+    rng = np.random.default_rng(1)
+    _, ids = _blocks(rng)
+    for name in ("palette", "tiff", "colour"):
+        Image.fromarray(np.zeros((*ids.shape, 3), "uint8")).save(
+            images / f"{name}.png"
+        )
+    palette = Image.fromarray(ids, mode="P")
+    palette.putpalette([0, 0, 0, 128, 0, 0, 0, 128, 0] + [0] * 759)
+    palette.save(masks / "palette.png")
+    Image.fromarray(ids).save(masks / "tiff.tif")
+    colours = np.array([[0, 0, 0], [255, 0, 0], [0, 0, 255]], "uint8")
+    Image.fromarray(colours[ids]).save(masks / "colour.png")
+    color_map = {(0, 0, 0): 0, (255, 0, 0): 1, (0, 0, 255): 2}
+    ds = from_folders(
+        images, masks, num_classes=3, shuffle=False, color_map=None
+    )
+    with pytest.raises(Exception, match="colour.png.*color_map"):
+        _all(ds)
+    pairs = [
+        (images / f"{n}.png", masks / m)
+        for n, m in [("palette", "palette.png"), ("tiff", "tiff.tif")]
+    ]
+    _, y = _all(kerasseg.data.from_pairs(pairs, num_classes=3, shuffle=False))
+    np.testing.assert_array_equal(y, [ids, ids])
+    _, y = _all(
+        kerasseg.data.from_pairs(
+            [(images / "colour.png", masks / "colour.png")],
+            num_classes=3,
+            color_map=color_map,
+        )
+    )
+    np.testing.assert_array_equal(y[0], ids)
+
+
+def test_value_map_turns_255_into_a_class(tmp_path):
+    images, masks, arrays = _write_folder(tmp_path, n=1)
+    binary = (arrays["img0"][1] > 0).astype("uint8") * 255
+    Image.fromarray(binary).save(masks / "img0.png")
+    with pytest.raises(Exception, match=r"img0.png has values \[255\]"):
+        _all(from_folders(images, masks, num_classes=2))
+    _, y = _all(from_folders(images, masks, num_classes=2, value_map={255: 1}))
+    np.testing.assert_array_equal(y[0], binary // 255)
+
+
+def _break(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=5)
+    data = (images / "img1.png").read_bytes()
+    (images / "img1.png").write_bytes(data[: len(data) // 2])  # truncated
+    Image.new("L", (10, 10)).save(masks / "img2.png")  # size mismatch
+    Image.fromarray(np.full((48, 64), 7, "uint8")).save(masks / "img3.png")
+    return images, masks
+
+
+def test_bad_files_raise_naming_the_file(tmp_path):
+    images, masks = _break(tmp_path)
+    for name, match in [
+        ("img1", "img1.png"),
+        ("img2", "img2.png is 10×10"),
+        ("img3", r"img3.png has values \[7\]"),
+    ]:
+        pairs = [(images / f"{name}.png", masks / f"{name}.png")]
+        with pytest.raises(Exception, match=match):
+            _all(kerasseg.data.from_pairs(pairs, num_classes=3))
+
+
+def test_skip_leaves_bad_files_out_and_says_how_many(tmp_path):
+    images, masks = _break(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = from_folders(images, masks, num_classes=3, on_error="skip")
+    message = " ".join(str(w.message) for w in caught)
+    assert "Skipped 3 of 5" in message
+    for name in ("img1.png", "img2.png", "img3.png"):
+        assert name in message
+    x, _ = _all(ds)
+    assert len(x) == 2
+
+
+def _check_alignment(x, y):
+    """Share of mask pixels that agree with the class the image shows.
+
+    Only pixels whose image value is a class's own (60 × id, not a blend
+    of two classes made by bilinear resampling at a border) count.
+    """
+    level = x[..., 0] / 60.0
+    pure = (np.abs(level - np.rint(level)) < 0.05) & (y != IGNORE)
+    return np.mean(np.rint(level)[pure] == y[pure])
+
+
+def test_flips_and_rotations_keep_image_and_mask_aligned(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=4)
+    augment = Augment(
+        scale=None,
+        flip_horizontal=True,
+        flip_vertical=True,
+        rotate90=True,
+        brightness=0,
+        contrast=0,
+    )
+    ds = from_folders(
+        images,
+        masks,
+        num_classes=3,
+        augment=augment,
+        image_size=(32, 32),
+        seed=3,
+        ignore_index=IGNORE,
+    )
+    for _ in range(3):
+        x, y = _all(ds)
+        assert _check_alignment(x, y) == 1.0  # exact: no resampling
+
+
+def test_scale_and_rotation_keep_alignment_and_pad_with_ignore(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=4)
+    augment = Augment(scale=(0.5, 1.5), rotation=20, brightness=0, contrast=0)
+    ds = from_folders(
+        images,
+        masks,
+        num_classes=3,
+        augment=augment,
+        image_size=(56, 72),
+        seed=4,
+        ignore_index=IGNORE,
+        batch_size=2,
+    )
+    x, y = _all(ds)
+    assert y.dtype == np.int32
+    assert set(np.unique(y)) <= {0, 1, 2, IGNORE}
+    assert (y == IGNORE).any()  # rotation and shrinking bring in padding
+    # Nearest-neighbour masks and bilinear images may differ by a pixel at
+    # class borders, nowhere else.
+    assert _check_alignment(x, y) > 0.99
+    # Padded mask pixels are (almost everywhere) black image pixels.
+    assert np.mean(x[..., 0][y == IGNORE] < 30) > 0.9
+
+
+def test_padding_augmentation_needs_an_ignore_index(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=1)
+    with pytest.raises(ValueError, match="ignore_index"):
+        from_folders(images, masks, num_classes=3, augment=Augment(rotation=10))
+
+
+def test_same_seed_same_batches_and_epochs_differ(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=4)
+    kwargs = dict(
+        num_classes=3,
+        augment=Augment(scale=(0.6, 1.4), noise=0.05),
+        image_size=(32, 32),
+        ignore_index=IGNORE,
+        seed=11,
+    )
+    first = _all(from_folders(images, masks, **kwargs))
+    again_ds = from_folders(images, masks, **kwargs)
+    again = _all(again_ds)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(_all(again_ds)[0], again[0])
+
+
+def test_class_counts_and_weights(tmp_path):
+    images, masks, arrays = _write_folder(tmp_path, n=3)
+    ds = from_folders(images, masks, num_classes=3, batch_size=2)
+    counts = kerasseg.data.class_counts(ds, 3)
+    expected = np.bincount(
+        np.concatenate([m.ravel() for _, m in arrays.values()]), minlength=3
+    )
+    np.testing.assert_array_equal(counts, expected)
+    weights = kerasseg.data.class_weights([10, 30, 0, 20])
+    np.testing.assert_allclose(weights, [2.0, 2 / 3, 0.0, 1.0])
+
+
+def test_model_fit_trains_on_a_folder(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=4)
+    ds = from_folders(
+        images,
+        masks,
+        num_classes=3,
+        augment=True,
+        image_size=(32, 32),
+        ignore_index=IGNORE,
+        batch_size=2,
+        seed=0,
+    )
+    model = kerasseg.build(
+        "unet_tiny", input_shape=(None, None, 1), num_classes=3
+    )
+    model.compile(
+        "adam",
+        kerasseg.losses.CrossEntropy(num_classes=3, ignore_index=IGNORE),
+        metrics=[kerasseg.metrics.MeanIoU(3, ignore_index=IGNORE)],
+    )
+    history = model.fit(ds, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_nuclei_split_by_image():
+    from kerasseg.data.datasets import nuclei_pairs
+
+    train, test = nuclei_pairs("train"), nuclei_pairs("test")
+    assert (len(train), len(test)) == (11, 3)
+    assert not {p for p, _ in train} & {p for p, _ in test}
+    for x, y in kerasseg.data.nuclei("test", batch_size=1, shuffle=False):
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.shape[-1] == 1 and set(np.unique(y)) == {0, 1}
+        # Nuclei cover a plausible share of the image (BBBC007: 5–20 %).
+        assert 0.03 < (y == 1).mean() < 0.25
