@@ -169,11 +169,14 @@ def test_mixed_float16(name):
     for out in harness.as_dict(model(x)).values():
         assert out.dtype == "float32"
         assert np.isfinite(out).all()
-    # kerasseg's own loss and metric, computed in float32.
+    # kerasseg's own loss and metric, computed in float32. Run eagerly:
+    # the same float16 numerics and loss scaling without tracing a graph
+    # (graph and XLA training are checked elsewhere).
     model.compile(
         "adam",
         **harness.compile_args(name, model, kerasseg_losses=True),
         metrics=harness.metrics(name),
+        run_eagerly=True,
     )
     logs = model.train_on_batch(x, harness.targets(model, y), return_dict=True)
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
