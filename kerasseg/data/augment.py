@@ -93,12 +93,28 @@ def _crop_or_pad(image, mask, size, seed, ignore_index):
     shape = tf.shape(image)
     pad_h = tf.maximum(height - shape[0], 0)
     pad_w = tf.maximum(width - shape[1], 0)
+    if ignore_index is None:
+        # Padding the mask with a class id would invent labels.
+        with tf.control_dependencies(
+            [
+                tf.debugging.Assert(
+                    (pad_h == 0) & (pad_w == 0),
+                    [
+                        "An image is smaller than image_size",
+                        size,
+                        "so its mask would need padding: pass ignore_index",
+                        shape[:2],
+                    ],
+                )
+            ]
+        ):
+            image = tf.identity(image)
     seeds = tf.random.experimental.stateless_split(seed, 4)
     top = tf.random.stateless_uniform([], seeds[0], 0, pad_h + 1, tf.int32)
     left = tf.random.stateless_uniform([], seeds[1], 0, pad_w + 1, tf.int32)
     paddings = [[top, pad_h - top], [left, pad_w - left]]
     image = tf.pad(image, paddings + [[0, 0]])
-    mask = tf.pad(mask, paddings, constant_values=ignore_index)
+    mask = tf.pad(mask, paddings, constant_values=ignore_index or 0)
     shape = tf.shape(image)
     y = tf.random.stateless_uniform(
         [], seeds[2], 0, shape[0] - height + 1, tf.int32
@@ -115,7 +131,6 @@ def _crop_or_pad(image, mask, size, seed, ignore_index):
 def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
     """Augments one `(image, mask)` pair with the stateless `seed` ([2])."""
     seeds = tf.random.experimental.stateless_split(seed, 10)
-    fill = 0 if ignore_index is None else ignore_index
     if augment.rotate90:
         k = tf.random.stateless_uniform([], seeds[0], 0, 4, tf.int32)
         image = tf.image.rot90(image, k)
@@ -138,9 +153,11 @@ def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
     if augment.rotation:
         limit = math.radians(augment.rotation)
         angle = tf.random.stateless_uniform([], seeds[4], -limit, limit)
-        image, mask = _rotate(image, mask, angle, fill)
+        image, mask = _rotate(image, mask, angle, ignore_index)
     if image_size is not None:
-        image, mask = _crop_or_pad(image, mask, image_size, seeds[5], fill)
+        image, mask = _crop_or_pad(
+            image, mask, image_size, seeds[5], ignore_index
+        )
     if augment.brightness:
         delta = augment.brightness * 255.0
         image = image + tf.random.stateless_uniform([], seeds[6], -delta, delta)

