@@ -102,6 +102,43 @@ def test_tfds_oxford_pet_trimap_and_border_as_ignore(tmp_path):
         np.testing.assert_array_equal(y_ignored[0], expected)
 
 
+def test_tfds_gives_the_folder_examples(tmp_path):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    images, masks, arrays = _write_folder(tmp_path, n=3)
+    examples = [
+        {
+            "image": arrays[f"img{i}"][0][..., None],
+            "segmentation_mask": arrays[f"img{i}"][1][..., None],
+            "file_name": f"img{i}.png",
+        }
+        for i in range(3)
+    ]
+
+    def as_dataset(self, *args, **kwargs):
+        return tf.data.Dataset.from_generator(
+            lambda: iter(examples),
+            output_signature={
+                "image": tf.TensorSpec((None, None, 1), tf.uint8),
+                "segmentation_mask": tf.TensorSpec((None, None, 1), tf.uint8),
+                "file_name": tf.TensorSpec((), tf.string),
+            },
+        )
+
+    folder = _all(from_folders(images, masks, num_classes=3, shuffle=False))
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        # An identity value_map replaces the pet trimap mapping.
+        mocked = _all(
+            kerasseg.data.from_tfds(
+                "oxford_iiit_pet",
+                value_map={0: 0},
+                num_classes=3,
+                shuffle=False,
+            )
+        )
+    np.testing.assert_array_equal(mocked[0], folder[0])
+    np.testing.assert_array_equal(mocked[1], folder[1])
+
+
 def test_tfds_mock_noise_is_rejected_clearly():
     # tfds.testing.mock_data gives random noise whose image and mask sizes
     # differ: the loader must refuse it with a message, not a shape error.
