@@ -153,6 +153,17 @@ def read_mask(path, *, color_map=None):
     return array.astype("int32")
 
 
+def apply_value_map(mask, value_map):
+    """Returns `mask` with each value `v` in `value_map` replaced by
+    `value_map[v]` (all replacements read the original values)."""
+    if not value_map:
+        return mask
+    out = mask.copy()
+    for source, target in value_map.items():
+        out[mask == source] = target
+    return out
+
+
 def check_pair(
     image_path, mask_path, image, mask, *, num_classes, ignore_index
 ):

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from kerasseg import _validation as check
 from kerasseg.data.files import DataError
+from kerasseg.data.files import apply_value_map
 from kerasseg.data.files import check_pair
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
@@ -15,15 +16,6 @@ from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
 
 ON_ERROR = ("raise", "skip")
-
-
-def _apply_value_map(mask, value_map):
-    if not value_map:
-        return mask
-    out = mask.copy()
-    for source, target in value_map.items():
-        out[mask == source] = target
-    return out
 
 
 def _reader(num_classes, ignore_index, value_map, color_map, channels):
@@ -35,7 +27,7 @@ def _reader(num_classes, ignore_index, value_map, color_map, channels):
                 f"Image {image_path} has {image.shape[-1]} channels; the "
                 f"dataset's first image has {channels}."
             )
-        mask = _apply_value_map(
+        mask = apply_value_map(
             read_mask(mask_path, color_map=color_map), value_map
         )
         check_pair(

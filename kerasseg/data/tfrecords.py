@@ -11,10 +11,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg import _validation as check
+from kerasseg.data.files import apply_value_map
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
 from kerasseg.data.files import read_mask
-from kerasseg.data.folders import _apply_value_map
 from kerasseg.data.pipeline import check_example
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
@@ -82,7 +82,7 @@ def write_tfrecords(
     try:
         for i, (image_path, mask_path) in enumerate(pairs):
             image = read_image(image_path)
-            mask = _apply_value_map(
+            mask = apply_value_map(
                 read_mask(mask_path, color_map=color_map), value_map
             )
             bits = 8 if image.max() <= 255 else 16

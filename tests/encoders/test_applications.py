@@ -312,3 +312,25 @@ def test_preprocessing_layer_equals_keras_preprocess_input():
         np.testing.assert_allclose(
             np.asarray(layer(x)), expected, rtol=1e-5, atol=1e-6
         )
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "efficientnetb0", "vgg16"])
+def test_encoder_models_reload_safely_with_the_same_outputs(name, tmp_path):
+    # Preprocessing layers, a dilated config and EfficientNet's folded
+    # normalization statistics must all survive a .keras round trip.
+    model = kerasseg.models.deeplabv3plus(
+        num_classes=2,
+        encoder=name,
+        encoder_options=OPTIONS.get(name),
+        filters=8,
+        low_level_filters=4,
+    )
+    path = tmp_path / "model.keras"
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    x = _pixels((1, 48, 64, 3))
+    np.testing.assert_allclose(
+        np.asarray(reloaded(x, training=False)),
+        np.asarray(model(x, training=False)),
+        atol=1e-5,
+    )
