@@ -60,6 +60,13 @@ def options(
             "`augment` must be None, True or a kerasseg.data.Augment. "
             f"Received: augment={augment!r}"
         )
+    if augment is not None and image_size is None and batch_size > 1:
+        raise ValueError(
+            "Augmented examples (rescaled, rotated) differ in size, so "
+            "batching them needs image_size=(height, width): the size of "
+            f"the random crop. Received: image_size=None, batch_size="
+            f"{batch_size}"
+        )
     if augment is not None and augment.pads() and ignore_index is None:
         raise ValueError(
             "This augmentation can bring in areas from outside the image "

@@ -213,7 +213,19 @@ def test_scale_and_rotation_keep_alignment_and_pad_with_ignore(tmp_path):
 def test_padding_augmentation_needs_an_ignore_index(tmp_path):
     images, masks, _ = _write_folder(tmp_path, n=1)
     with pytest.raises(ValueError, match="ignore_index"):
-        from_folders(images, masks, num_classes=3, augment=Augment(rotation=10))
+        from_folders(
+            images,
+            masks,
+            num_classes=3,
+            augment=Augment(rotation=10),
+            image_size=(32, 32),
+        )
+
+
+def test_augmented_batches_need_a_crop_size(tmp_path):
+    images, masks, _ = _write_folder(tmp_path, n=2)
+    with pytest.raises(ValueError, match="image_size=None, batch_size=2"):
+        from_folders(images, masks, num_classes=3, augment=True, batch_size=2)
 
 
 def test_crop_larger_than_the_image_needs_an_ignore_index(tmp_path):
