@@ -118,6 +118,20 @@ def _shape_error(who, mode, y_true, y_pred, expected):
     )
 
 
+def prepare_for(reader, y_true, y_pred):
+    """`prepare` with the reading settings of a kerasseg loss or metric
+    (its `mode`, `num_classes`, `from_logits`, `ignore_index` and name)."""
+    return prepare(
+        y_true,
+        y_pred,
+        mode=reader.mode,
+        num_classes=reader.num_classes,
+        from_logits=reader.from_logits,
+        ignore_index=reader.ignore_index,
+        who=reader.name,
+    )
+
+
 def prepare(
     y_true, y_pred, *, mode, num_classes, from_logits, ignore_index, who
 ):

@@ -75,15 +75,7 @@ class _SegmentationLoss(keras.losses.Loss):
         return super().__call__(y_true, y_pred)
 
     def call(self, y_true, y_pred):
-        prepared = _targets.prepare(
-            y_true,
-            y_pred,
-            mode=self.mode,
-            num_classes=self.num_classes,
-            from_logits=self.from_logits,
-            ignore_index=self.ignore_index,
-            who=self.name,
-        )
+        prepared = _targets.prepare_for(self, y_true, y_pred)
         return self._loss(prepared) + prepared.poison
 
     def _weights(self):

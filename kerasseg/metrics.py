@@ -110,15 +110,7 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
                 f"{self.name} does not take `sample_weight`; use "
                 "`ignore_index` to leave pixels out."
             )
-        p = _targets.prepare(
-            y_true,
-            y_pred,
-            mode=self.mode,
-            num_classes=self.num_classes,
-            from_logits=self.from_logits,
-            ignore_index=self.ignore_index,
-            who=self.name,
-        )
+        p = _targets.prepare_for(self, y_true, y_pred)
         shape = self.confusion.shape
         if self.mode == "multiclass":
             classes = shape[0]

@@ -48,9 +48,14 @@ class Augment:
         )
 
 
-def _maybe(seed, fn, x):
+def _random_flip(image, mask, seed, axis):
+    """Reverses image and mask along `axis` together, with probability 1/2."""
     flip = tf.random.stateless_uniform([], seed) < 0.5
-    return tf.cond(flip, lambda: fn(x), lambda: x)
+    return tf.cond(
+        flip,
+        lambda: (tf.reverse(image, [axis]), tf.reverse(mask, [axis])),
+        lambda: (image, mask),
+    )
 
 
 def _rotate(image, mask, angle, ignore_index):
@@ -136,13 +141,9 @@ def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
         image = tf.image.rot90(image, k)
         mask = tf.image.rot90(mask[..., None], k)[..., 0]
     if augment.flip_horizontal:
-        both = tf.concat([image, tf.cast(mask[..., None], image.dtype)], -1)
-        both = _maybe(seeds[1], lambda t: tf.reverse(t, [1]), both)
-        image, mask = both[..., :-1], tf.cast(both[..., -1], mask.dtype)
+        image, mask = _random_flip(image, mask, seeds[1], axis=1)
     if augment.flip_vertical:
-        both = tf.concat([image, tf.cast(mask[..., None], image.dtype)], -1)
-        both = _maybe(seeds[2], lambda t: tf.reverse(t, [0]), both)
-        image, mask = both[..., :-1], tf.cast(both[..., -1], mask.dtype)
+        image, mask = _random_flip(image, mask, seeds[2], axis=0)
     if augment.scale is not None:
         low, high = augment.scale
         factor = tf.random.stateless_uniform([], seeds[3], low, high)

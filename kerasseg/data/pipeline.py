@@ -13,6 +13,10 @@ from kerasseg import _validation as check
 from kerasseg.data.augment import Augment
 from kerasseg.data.augment import augment_pair
 
+# Shuffle buffer of the streaming sources (TFRecords, TFDS), whose size is
+# not counted ahead of time.
+SHUFFLE_BUFFER = 1024
+
 
 @dataclasses.dataclass(frozen=True)
 class Options:

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from kerasseg.data.pipeline import SHUFFLE_BUFFER
 from kerasseg.data.pipeline import check_example
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
@@ -83,4 +84,4 @@ def from_tfds(
         return check_example(image, mask, label, opts)
 
     ds = ds.enumerate().map(convert, num_parallel_calls=tf.data.AUTOTUNE)
-    return finish(ds, opts, size=1024)
+    return finish(ds, opts, size=SHUFFLE_BUFFER)

@@ -15,11 +15,10 @@ from kerasseg.data.files import apply_value_map
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
 from kerasseg.data.files import read_mask
+from kerasseg.data.pipeline import SHUFFLE_BUFFER
 from kerasseg.data.pipeline import check_example
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
-
-_SHUFFLE_BUFFER = 1024  # records are not counted ahead of time
 
 _FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
@@ -151,4 +150,4 @@ def from_tfrecords(file_pattern, *, channels, **kwargs):
         return tf.ensure_shape(image, [None, None, channels]), mask
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    return finish(ds, opts, size=_SHUFFLE_BUFFER)
+    return finish(ds, opts, size=SHUFFLE_BUFFER)

@@ -85,8 +85,6 @@ def multitask_unet(
     check.rate("label_dropout", label_dropout)
     check.activation(activation, num_classes)
     check.activation(label_activation, num_labels, name="label_activation")
-    if encoder == "conv":
-        encoder_options = {"depth": 4, **(encoder_options or {})}
     encoded = encode(
         input_shape,
         build_encoder(

@@ -140,11 +140,8 @@ def transunet(
             f"`hidden_dim` must be a multiple of `num_heads`. Received: "
             f"hidden_dim={hidden_dim}, num_heads={num_heads}"
         )
-    options = {"depth": 4, **(encoder_options or {})}
-    if encoder != "conv":
-        options = encoder_options
     features = build_encoder(
-        encoder, input_shape, weights=encoder_weights, options=options
+        encoder, input_shape, weights=encoder_weights, options=encoder_options
     )
     bottleneck = functools.partial(
         _bottleneck,

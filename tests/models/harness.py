@@ -78,7 +78,8 @@ def batch(name, shape=(2, 64, 64, 3), seed=0):
     return x, {"mask": mask, "label": label, "reconstruction": x}
 
 
-def _targets_for(model, y):
+def targets(model, y):
+    """The targets of the outputs `model` has (a dict is trimmed to them)."""
     if isinstance(y, dict):
         return {key: y[key] for key in model.output}
     return y
@@ -128,17 +129,13 @@ def compile_args(name, model, **kwargs):
 def total_loss(name, model, y, predictions):
     """The summed loss of all outputs, for gradient checks."""
     loss = compile_args(name, model)["loss"]
-    y = _targets_for(model, y)
+    y = targets(model, y)
     if isinstance(loss, dict):
         return sum(loss[key](y[key], predictions[key]) for key in loss)
     return loss(y, predictions)
 
 
-def targets(model, y):
-    return _targets_for(model, y)
-
-
 def train_step(model, x, y):
     """One `train_on_batch`; returns the total loss as a float."""
-    logs = model.train_on_batch(x, _targets_for(model, y), return_dict=True)
+    logs = model.train_on_batch(x, targets(model, y), return_dict=True)
     return float(logs["loss"])
