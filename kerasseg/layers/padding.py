@@ -49,7 +49,17 @@ class PadToMultiple(keras.layers.Layer):
         shape = keras.ops.shape(inputs)
         pad_h = (-shape[1]) % self.multiple
         pad_w = (-shape[2]) % self.multiple
-        return keras.ops.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
+        padded = keras.ops.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
+        channels = inputs.shape[-1]
+        if channels is None:
+            return padded
+        # TFLite's converter infers no static size after a Pad with computed
+        # amounts, the channels included, and then refuses the first
+        # convolution (tests/export/test_convert.py). The reshape restores
+        # them and copies nothing.
+        return keras.ops.reshape(
+            padded, (-1, shape[1] + pad_h, shape[2] + pad_w, channels)
+        )
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape

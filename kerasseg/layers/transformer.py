@@ -12,6 +12,12 @@ from kerasseg.layers.resize import resize_bilinear
 POSITION_MODES = ("sinusoidal", "learned")
 
 
+def _gelu(x):
+    # The exact GELU, x·Φ(x), written with erf: TensorFlow's own gelu uses
+    # erfc, which the ONNX converter (tf2onnx) cannot translate.
+    return 0.5 * x * (1.0 + keras.ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
 def _tokens(x):
     shape = keras.ops.shape(x)
     return keras.ops.reshape(x, (shape[0], shape[1] * shape[2], x.shape[-1]))
@@ -156,9 +162,7 @@ class TransformerBlock(keras.layers.Layer):
         self.norm2 = keras.layers.LayerNormalization(
             epsilon=1e-6, dtype=policy, name="norm2"
         )
-        self.mlp1 = keras.layers.Dense(
-            self.mlp_dim, activation="gelu", dtype=policy, name="mlp1"
-        )
+        self.mlp1 = keras.layers.Dense(self.mlp_dim, dtype=policy, name="mlp1")
         self.mlp2 = keras.layers.Dense(channels, dtype=policy, name="mlp2")
         self.drop = keras.layers.Dropout(self.dropout, dtype=policy)
         token_shape = (None, None, channels)
@@ -172,7 +176,7 @@ class TransformerBlock(keras.layers.Layer):
         x = _tokens(inputs)
         y = self.norm1(x)
         x = x + self.attention(y, y, training=training)
-        y = self.drop(self.mlp1(self.norm2(x)), training=training)
+        y = self.drop(_gelu(self.mlp1(self.norm2(x))), training=training)
         x = x + self.drop(self.mlp2(y), training=training)
         return keras.ops.reshape(x, keras.ops.shape(inputs))
 

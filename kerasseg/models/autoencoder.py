@@ -115,6 +115,9 @@ def conv_autoencoder(
             heads.reconstruction_head,
             channels=channels,
             activation=activation,
+            # Named like multitask_unet's reconstruction head, so that
+            # kerasseg.export can tell a reconstruction from class scores.
+            name="reconstruction",
         ),
         name=name,
         corruption=corruption,
