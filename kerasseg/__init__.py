@@ -1,7 +1,8 @@
 """kerasseg: a Keras 3 model zoo for image segmentation.
 
-`kerasseg.data` (tf.data pipelines) is imported on first use: it needs
-TensorFlow, while the models also run on the JAX and PyTorch backends.
+`kerasseg.data` (tf.data pipelines) and `kerasseg.export` (SavedModel,
+TFLite, ONNX) are imported on first use: they need TensorFlow, while the
+models also run on the JAX and PyTorch backends.
 
 >>> model = kerasseg.build("unet_tiny", num_classes=3)
 >>> tuple(model(np.zeros((1, 64, 64, 3))).shape)
@@ -31,6 +32,7 @@ __all__ = [
     "data",
     "decoders",
     "encoders",
+    "export",
     "freeze_encoder",
     "heads",
     "initializers",
@@ -44,9 +46,12 @@ __all__ = [
 ]
 
 
+_LAZY = ("data", "export")
+
+
 def __getattr__(name):
-    if name == "data":
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module("kerasseg.data")
+        return importlib.import_module(f"kerasseg.{name}")
     raise AttributeError(f"module 'kerasseg' has no attribute {name!r}")

@@ -2,7 +2,10 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 import kerasseg
+from kerasseg import cli
 
 
 def _kerasseg(*args):
@@ -13,27 +16,98 @@ def _kerasseg(*args):
     )
 
 
-def test_version():
+def test_console_script_prints_the_version():
     result = _kerasseg("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == f"kerasseg {kerasseg.__version__}"
 
 
-def test_help():
-    result = _kerasseg("--help")
-    assert result.returncode == 0
-    assert "usage: kerasseg" in result.stdout
-    assert "models" in result.stdout
+def test_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: kerasseg" in out
+    assert "models" in out and "export" in out
 
 
-def test_models_lists_registered_configurations():
-    result = _kerasseg("models", "unet*")
-    assert result.returncode == 0
-    listed = [line.split()[0] for line in result.stdout.splitlines()]
+def test_models_lists_registered_configurations(capsys):
+    assert cli.main(["models", "unet*"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == kerasseg.list_models("unet*")
 
 
-def test_models_with_no_match_fails():
-    result = _kerasseg("models", "nothing*")
-    assert result.returncode == 1
-    assert "No registered model matches" in result.stderr
+def test_models_with_no_match_fails(capsys):
+    assert cli.main(["models", "nothing*"]) == 1
+    assert "No registered model matches" in capsys.readouterr().err
+
+
+def test_export_writes_a_saved_model_from_a_keras_file(tmp_path, capsys):
+    import numpy as np
+    import tensorflow as tf
+
+    model = kerasseg.build("unet_classic_tiny", num_classes=3)
+    model.save(tmp_path / "unet.keras")
+    out = tmp_path / "serving"
+    assert (
+        cli.main(
+            [
+                "export",
+                str(tmp_path / "unet.keras"),
+                "--out",
+                str(out),
+                "--name",
+                "seg",
+            ]
+        )
+        == 0
+    )
+    path = capsys.readouterr().out.strip()
+    assert path == str(out / "seg" / "1")
+    images = np.random.default_rng(0).uniform(0, 255, (1, 32, 40, 3))
+    answer = tf.saved_model.load(path).signatures["serving_default"](
+        images=tf.constant(images, tf.float32)
+    )
+    np.testing.assert_array_equal(
+        answer["class_ids"], model.predict(images, verbose=0).argmax(-1)
+    )
+    # The same version again is refused, naming the way out.
+    assert (
+        cli.main(
+            [
+                "export",
+                str(tmp_path / "unet.keras"),
+                "--out",
+                str(out),
+                "--name",
+                "seg",
+                "--version",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "overwrite" in capsys.readouterr().err
+
+
+def test_export_errors_name_the_problem(tmp_path, capsys):
+    assert cli.main(["export", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "without model.keras" in capsys.readouterr().err
+    assert cli.main(["export", "m.h5", "--out", str(tmp_path)]) == 2
+    assert ".keras file" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "export",
+                "m.keras",
+                "--format",
+                "onnx",
+                "--out",
+                str(tmp_path),
+                "--version",
+                "3",
+            ]
+        )
+        == 2
+    )
+    assert "--version only apply" in capsys.readouterr().err

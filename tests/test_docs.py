@@ -2,6 +2,7 @@
 
 import doctest
 import importlib
+import os
 import pathlib
 import pkgutil
 
@@ -22,7 +23,7 @@ def _run_examples(module_name):
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder()
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    globs = {"np": np, "keras": keras, "kerasseg": kerasseg}
+    globs = {"np": np, "keras": keras, "kerasseg": kerasseg, "os": os}
     for test in finder.find(module, module_name, globs=globs):
         runner.run(test)
     return runner.summarize(verbose=False)
@@ -66,6 +67,7 @@ def test_public_api():
         "data",
         "decoders",
         "encoders",
+        "export",
         "freeze_encoder",
         "heads",
         "initializers",

@@ -1,0 +1,134 @@
+"""Export parity (and speed) of every tiny kerasseg model, by format.
+
+For each model: the largest difference between each export and the Keras
+model at two input sizes, the share of pixels where the quantized TFLite
+files give the Keras model's class id, and the median time of one batch
+through Keras `predict_on_batch`, the SavedModel's `serving_default` and
+TFLite (batch 1). Random weights, random 0–255 images.
+
+    python benchmarks/export.py [--models unet_tiny ...] [--size 64]
+
+A benchmark, not a test: the tests in tests/export assert the bounds.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import kerasseg  # noqa: E402
+from kerasseg import export  # noqa: E402
+from tests.export.test_convert import run_onnx  # noqa: E402
+from tests.export.test_convert import run_tflite  # noqa: E402
+from tests.models import harness  # noqa: E402
+
+
+def _median_ms(fn, repeats=10):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _first_map(outputs, reference):
+    same = [o for o in outputs if np.shape(o) == reference.shape]
+    return min(same, key=lambda o: np.abs(o - reference).max())
+
+
+def measure(name, size, folder):
+    model = harness.build(name)
+    rng = np.random.default_rng(0)
+    shapes = [(2, size, size, 3), (1, size - 16, size + 16, 3)]
+    batches = [rng.uniform(0, 255, s).astype("float32") for s in shapes]
+
+    def keras_out(images):
+        out = model.predict_on_batch(images)
+        return np.asarray(out["mask"] if isinstance(out, dict) else out)
+
+    row = {"model": name}
+    saved = export.saved_model(model, folder, warmup_requests=False)
+    served = tf.saved_model.load(saved).signatures["serving_default"]
+    task = harness.task(name)
+    field = {"multitask": "mask_probabilities"}.get(task, "probabilities")
+    diffs = []
+    for images in batches:
+        answer = served(images=tf.constant(images))
+        ref = keras_out(images)
+        if task == "reconstruction":
+            got = answer["reconstruction"]
+        else:
+            got = answer[field]
+            e = np.exp(ref - ref.max(-1, keepdims=True))
+            ref = e / e.sum(-1, keepdims=True)
+        diffs.append(np.abs(got.numpy() - ref).max())
+    row["saved_model"] = max(diffs)
+    files = {
+        "tflite": export.tflite(model, os.path.join(folder, "m.tflite")),
+        "onnx": export.onnx(model, os.path.join(folder, "m.onnx")),
+    }
+    for fmt, path in files.items():
+        run = run_tflite if fmt == "tflite" else run_onnx
+        row[fmt] = max(
+            np.abs(_first_map(run(path, x), keras_out(x)) - keras_out(x)).max()
+            for x in batches
+        )
+    for quantization in ("float16", "dynamic_int8"):
+        if task == "reconstruction":  # no class ids
+            row[quantization] = float("nan")
+            continue
+        path = export.tflite(
+            model,
+            os.path.join(folder, f"{quantization}.tflite"),
+            quantization=quantization,
+        )
+        ref = keras_out(batches[0])
+        got = _first_map(run_tflite(path, batches[0]), ref)
+        row[quantization] = (got.argmax(-1) == ref.argmax(-1)).mean()
+    eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
+    row["keras_ms"] = _median_ms(lambda: model.predict_on_batch(eight))
+    row["saved_model_ms"] = _median_ms(
+        lambda: served(images=tf.constant(eight))
+    )
+    row["tflite_b1_ms"] = _median_ms(
+        lambda: run_tflite(files["tflite"], eight[:1])
+    )
+    return row
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="*", default=None)
+    parser.add_argument("--size", type=int, default=64)
+    args = parser.parse_args()
+    names = args.models or kerasseg.list_models("*_tiny")
+    print(
+        "| model | max abs diff: SavedModel | TFLite | ONNX "
+        "| class-id agreement: TFLite float16 | TFLite dynamic int8 "
+        "| batch 8 ms: Keras | SavedModel | TFLite batch 1 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in names:
+        with tempfile.TemporaryDirectory() as folder:
+            r = measure(name, args.size, folder)
+        print(
+            f"| {r['model']} | {r['saved_model']:.1e} | {r['tflite']:.1e} "
+            f"| {r['onnx']:.1e} | {100 * r['float16']:.2f} % "
+            f"| {100 * r['dynamic_int8']:.2f} % | {r['keras_ms']:.1f} "
+            f"| {r['saved_model_ms']:.1f} | {r['tflite_b1_ms']:.1f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

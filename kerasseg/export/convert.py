@@ -1,0 +1,111 @@
+"""TFLite and ONNX files of a model's own outputs (logits by default).
+
+Both keep dynamic batch, height and width. TFLite goes through
+`tf.lite.TFLiteConverter` (which Keras' "litert" export also wraps) because
+its quantization options are needed; ONNX through Keras' own
+`model.export(format="onnx")`, which runs tf2onnx.
+"""
+
+import contextlib
+import os
+import tempfile
+
+import tensorflow as tf
+
+QUANTIZATIONS = (None, "float16", "dynamic_int8")
+
+
+def _check_path(path, suffix):
+    path = os.fspath(path)
+    if not path.endswith(suffix):
+        raise ValueError(
+            f"The output file must end with {suffix!r}. Received: {path!r}"
+        )
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _atomic_file(path):
+    """Yields a temporary path in the same folder, renamed onto `path`."""
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(
+        prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder
+    )
+    os.close(handle)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def tflite(model, path, *, quantization=None):
+    """Writes a `.tflite` file of the model (float32 inputs and outputs).
+
+    Args:
+        model: a Functional `keras.Model`.
+        path: the output file, ending in ".tflite".
+        quantization: None (float32 weights), "float16" (float16 weights,
+            computed in float32 on CPU), or "dynamic_int8" (int8 weights,
+            activations quantized on the fly; no calibration data needed).
+
+    Returns:
+        `path`.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(
+            f"`quantization` must be one of {QUANTIZATIONS}. "
+            f"Received: quantization={quantization!r}"
+        )
+    path = _check_path(path, ".tflite")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantization is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    flatbuffer = converter.convert()
+    with _atomic_file(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(flatbuffer)
+    return path
+
+
+def onnx(model, path, *, opset=None):
+    """Writes a `.onnx` file of the model, with dynamic batch and size.
+
+    Needs the optional `tf2onnx` package (`pip install kerasseg[onnx]`);
+    run it with `onnxruntime`.
+
+    Args:
+        model: a Functional `keras.Model`.
+        path: the output file, ending in ".onnx".
+        opset: ONNX opset; default the converter's.
+
+    Returns:
+        `path`.
+    """
+    path = _check_path(path, ".onnx")
+    try:
+        import tf2onnx  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "format='onnx' needs the tf2onnx package: "
+            "pip install 'kerasseg[onnx]' (tf2onnx, onnx, onnxruntime)."
+        ) from None
+    kwargs = {} if opset is None else {"opset_version": int(opset)}
+    # Keras reads the input signature from a model that has been called;
+    # stating it also keeps batch, height and width dynamic.
+    signature = [
+        tf.TensorSpec((None, None, None, model.input_shape[-1]), tf.float32)
+    ]
+    with _atomic_file(path) as tmp:
+        model.export(
+            tmp,
+            format="onnx",
+            input_signature=signature,
+            verbose=False,
+            **kwargs,
+        )
+    return path

@@ -1,0 +1,179 @@
+"""SavedModel export in TF Serving's `<base>/<name>/<version>/` layout.
+
+The SavedModel is written to a hidden temporary folder beside the version
+folders and renamed into place, so a failed export leaves nothing that TF
+Serving (which only loads all-digit folder names) could pick up.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+import keras
+
+from kerasseg import _validation as check
+from kerasseg.export import outputs as out
+from kerasseg.export import warmup
+from kerasseg.export.signatures import Signatures
+
+# Size of the warmup requests when the export has no fixed `image_size`.
+WARMUP_SIZE = (64, 64)
+
+
+def _versions(folder):
+    if not os.path.isdir(folder):
+        return []
+    return sorted(int(n) for n in os.listdir(folder) if n.isdigit())
+
+
+def _version(folder, version, overwrite):
+    existing = _versions(folder)
+    if version is None:
+        return (existing[-1] + 1) if existing else 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(
+            "`version` must be None (the next free version) or a "
+            f"non-negative integer. Received: version={version!r}"
+        )
+    if version in existing and not overwrite:
+        raise FileExistsError(
+            f"{os.path.join(folder, str(version))} already exists. Pass "
+            "overwrite=True to replace it, or version=None for the next "
+            f"free version ({existing[-1] + 1})."
+        )
+    return version
+
+
+def _image_size(model, image_size):
+    if image_size is None:
+        static = model.input_shape[1:3]
+        return tuple(static) if None not in static else None
+    try:
+        size = tuple(image_size)
+    except TypeError:
+        size = ()
+    if len(size) != 2:
+        raise ValueError(
+            "`image_size` must be None or (height, width). "
+            f"Received: image_size={image_size!r}"
+        )
+    return tuple(check.positive_int("image_size", v) for v in size)
+
+
+@contextlib.contextmanager
+def _atomic_folder(final, overwrite):
+    """Yields a temporary folder that becomes `final` if the block succeeds."""
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        yield tmp
+        if os.path.exists(final):
+            if not overwrite:
+                raise FileExistsError(f"{final} appeared during the export.")
+            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
+            os.rename(final, os.path.join(old, "v"))
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def saved_model(
+    model,
+    base_dir,
+    *,
+    name=None,
+    version=None,
+    overwrite=False,
+    activation="auto",
+    threshold=0.5,
+    image_size=None,
+    warmup_requests=True,
+):
+    """Exports a model for TF Serving.
+
+    Writes `base_dir/<name>/<version>/` with three signatures, all with
+    dynamic batch, height and width:
+
+    - `serving_default`: float32 `images (batch, height, width, C)`;
+    - `serve_uint8`: uint8 `images` (raw pixels);
+    - `serve_bytes`: string `images (batch,)`, each an encoded PNG, JPEG,
+      BMP or GIF (what TF Serving's REST API delivers from base64).
+
+    Each answers, for a class-score output, `probabilities` (float32) and
+    `class_ids` (int32: the argmax; for one sigmoid channel 1 where the
+    probability exceeds `threshold`; for multi-label sigmoid outputs one
+    0/1 per label); for a reconstruction, `reconstruction`. Models with a
+    dict of outputs prefix each with its key (`mask_class_ids`,
+    `label_probabilities`, …).
+
+    Args:
+        model: a kerasseg (or any Functional) `keras.Model`.
+        base_dir: TF Serving's model base path is `base_dir/<name>`.
+        name: the model's serving name; default `model.name`.
+        version: the version folder; default the next free one (1 in an
+            empty folder). An existing version is refused unless
+            `overwrite=True`.
+        overwrite: replace an existing version.
+        activation: how outputs become probabilities: "auto" reads the
+            head (logits get softmax, or sigmoid for one channel; a head
+            that ends in softmax or sigmoid is left alone), or "softmax",
+            "sigmoid", None.
+        threshold: sigmoid probability above which a pixel counts as 1.
+        image_size: None to run at each input's own size (default for
+            models built with unknown height and width), or
+            `(height, width)`: every input is resized to it and every map
+            output resized back to the input's size, for any batch size.
+        warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
+
+    Returns:
+        The path of the written version folder.
+
+    Raises:
+        FileExistsError: the version exists and `overwrite` is False.
+        ValueError: an argument out of range, or outputs whose meaning
+            cannot be read (then pass `activation`).
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            f"`model` must be a keras.Model. Received: {type(model).__name__}"
+        )
+    described = out.describe(model, activation)
+    image_size = _image_size(model, image_size)
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(
+            f"`threshold` must be in [0, 1]. Received: threshold={threshold}"
+        )
+    name = model.name if name is None else str(name)
+    if not name or os.sep in name or name.startswith("."):
+        raise ValueError(
+            "`name` must be a plain folder name (no separators, not hidden). "
+            f"Received: name={name!r}"
+        )
+    folder = os.path.join(os.fspath(base_dir), name)
+    version = _version(folder, version, overwrite)
+    final = os.path.join(folder, str(version))
+
+    serving = Signatures(
+        model, described, image_size=image_size, threshold=threshold
+    )
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    specs = serving.specs()
+    for signature, function in serving.functions().items():
+        archive.add_endpoint(signature, function, [specs[signature]])
+    with _atomic_folder(final, overwrite) as tmp:
+        archive.write_out(tmp, verbose=False)
+        if warmup_requests:
+            warmup.write(
+                tmp,
+                serving.channels,
+                image_size or WARMUP_SIZE,
+                model_name=name,
+            )
+    return final
