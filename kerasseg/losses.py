@@ -76,7 +76,10 @@ class _SegmentationLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         prepared = _targets.prepare_for(self, y_true, y_pred)
-        return self._loss(prepared) + prepared.poison
+        # A shape-(1,) value, not a scalar: Keras divides a reduced loss by
+        # the number of replicas under tf.distribute (the replicas'
+        # gradients are summed), but passes a scalar through untouched.
+        return keras.ops.reshape(self._loss(prepared) + prepared.poison, (1,))
 
     def _weights(self):
         return keras.ops.convert_to_tensor(self.class_weights, "float32")

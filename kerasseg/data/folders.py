@@ -138,6 +138,12 @@ def from_folders(images_dir, masks_dir, *, mask_suffix="", **kwargs):
             `{255: 1}` for {0, 255} masks or `{255: ignore}`.
         color_map: `{(r, g, b): class_id}` for RGB colour masks.
         cache: keep decoded examples in memory after the first epoch.
+        reshuffle: a new order and new augmentations on every pass over
+            the dataset (default). False repeats the first pass: for a
+            pipeline built afresh each epoch with its own seed, as
+            `kerasseg train` does, where it also keeps the order under
+            tf.distribute, whose dataset rewrite changes the reshuffled
+            order.
         on_error: "raise" (a corrupt file, an image/mask size mismatch or
             an undeclared mask value stops with an error naming the file)
             or "skip" (every pair is checked first; the unusable ones are

@@ -30,6 +30,7 @@ class Options:
     seed: int = None
     ignore_index: int = None
     cache: bool = True
+    reshuffle: bool = True
 
 
 def options(
@@ -42,6 +43,7 @@ def options(
     seed=None,
     ignore_index=None,
     cache=True,
+    reshuffle=True,
 ):
     """Checks the shared pipeline arguments; returns `Options`."""
     num_classes = check.positive_int("num_classes", num_classes)
@@ -87,6 +89,7 @@ def options(
         seed=seed,
         ignore_index=ignore_index,
         cache=bool(cache),
+        reshuffle=bool(reshuffle),
     )
 
 
@@ -95,12 +98,14 @@ def finish(ds, opts, *, size):
     if opts.cache:
         ds = ds.cache()
     if opts.shuffle:
-        ds = ds.shuffle(size, seed=opts.seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            size, seed=opts.seed, reshuffle_each_iteration=opts.reshuffle
+        )
     if opts.augment is not None:
         # One stateless seed per example, different every epoch and the
         # same sequence for the same `seed`.
         seeds = tf.data.Dataset.random(
-            seed=opts.seed, rerandomize_each_iteration=True
+            seed=opts.seed, rerandomize_each_iteration=opts.reshuffle
         ).batch(2)
         ds = tf.data.Dataset.zip((ds, seeds)).map(
             lambda pair, s: augment_pair(

@@ -7,6 +7,7 @@ its quantization options are needed; ONNX through Keras' own
 """
 
 import contextlib
+import io
 import os
 import tempfile
 
@@ -65,7 +66,9 @@ def tflite(model, path, *, quantization=None):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantization == "float16":
         converter.target_spec.supported_types = [tf.float16]
-    flatbuffer = converter.convert()
+    # The converter saves a temporary SavedModel and prints its signature.
+    with contextlib.redirect_stdout(io.StringIO()):
+        flatbuffer = converter.convert()
     with _atomic_file(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(flatbuffer)

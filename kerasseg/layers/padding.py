@@ -47,8 +47,12 @@ class PadToMultiple(keras.layers.Layer):
 
     def call(self, inputs):
         shape = keras.ops.shape(inputs)
-        pad_h = (-shape[1]) % self.multiple
-        pad_w = (-shape[2]) % self.multiple
+        # (m - size % m) % m rather than (-size) % m: ONNX's Mod gives the
+        # remainder of a negative number the dividend's sign, which would
+        # crop instead of pad.
+        m = self.multiple
+        pad_h = (m - shape[1] % m) % m
+        pad_w = (m - shape[2] % m) % m
         padded = keras.ops.pad(inputs, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
         channels = inputs.shape[-1]
         if channels is None:
