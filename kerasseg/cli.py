@@ -1,8 +1,12 @@
 """The `kerasseg` command.
 
-`kerasseg --help`, `kerasseg --version`, `kerasseg models` (the
-registered model configurations) and `kerasseg export` (SavedModel, TFLite,
-ONNX). Each command is a thin layer over a documented Python function.
+`kerasseg train CONFIG`, `kerasseg evaluate RUN`, `kerasseg predict
+MODEL IMAGES --out DIR`, `kerasseg export MODEL`, `kerasseg models`. Each
+command is a thin layer over a documented Python function:
+`kerasseg.training.run.train`, `kerasseg.training.evaluation.evaluate`,
+`kerasseg.training.predict.predict_files`, `kerasseg.export.export`.
+Exit status: 0 done, 2 bad input (the message names it), 3 training
+diverged.
 """
 
 import argparse
@@ -31,6 +35,56 @@ def _parser():
         nargs="?",
         default="*",
         help="shell-style filter, e.g. 'unet*' (default: all)",
+    )
+    train = commands.add_parser(
+        "train",
+        help="train, evaluate and export a model from a config file",
+        description="Train from a YAML/TOML config into a run folder: "
+        "checkpoints, best weights, TensorBoard logs, history, evaluation "
+        "and a SavedModel. The same command resumes an interrupted run.",
+    )
+    train.add_argument("config", help="a .yaml, .yml or .toml file")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value (repeatable), e.g. train.epochs=3",
+    )
+    train.add_argument(
+        "--run-dir",
+        help="the run folder (default: runs/<config file name>)",
+    )
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="per-class IoU/Dice/precision/recall of a model",
+        description="Evaluate a run (its best model on its validation "
+        "data) or a .keras model on a folder of images and masks.",
+    )
+    evaluate.add_argument("model", help="a run folder or a .keras file")
+    evaluate.add_argument("--images", help="folder of images")
+    evaluate.add_argument("--masks", help="folder of masks")
+    evaluate.add_argument("--mask-suffix", default="")
+    evaluate.add_argument("--ignore-index", type=int)
+    predict = commands.add_parser(
+        "predict",
+        help="class-id masks and colour overlays for images",
+        description="Segment images (files or folders) of any size, tile "
+        "by tile, into OUT/<name>.png (class ids) and "
+        "OUT/<name>_overlay.png.",
+    )
+    predict.add_argument("model", help="a run folder or a .keras file")
+    predict.add_argument("inputs", nargs="+", help="image files or folders")
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument(
+        "--tile", type=int, default=512, help="tile size (default 512)"
+    )
+    predict.add_argument(
+        "--overlap",
+        type=float,
+        default=0.25,
+        help="tile overlap fraction (default 0.25)",
     )
     export = commands.add_parser(
         "export",
@@ -143,6 +197,77 @@ def _export(args):
     return 0
 
 
+def _train(args):
+    from kerasseg.training import run
+
+    run_dir = args.run_dir or os.path.join(
+        "runs", os.path.splitext(os.path.basename(args.config))[0]
+    )
+    result = run.train(args.config, run_dir, overrides=args.overrides)
+    print(f"Run folder: {result['run_dir']}")
+    return 0
+
+
+def _evaluate(args):
+    from kerasseg.training import builders
+    from kerasseg.training import config as config_module
+    from kerasseg.training import evaluation
+
+    model = load_model(args.model)
+    config_path = os.path.join(args.model, "config.yaml")
+    if os.path.isdir(args.model) and os.path.isfile(config_path):
+        config = config_module.load(config_path)
+        if args.images:
+            config["data"].update(
+                dataset="folders", val_images=args.images, val_masks=args.masks
+            )
+    else:
+        if not (args.images and args.masks):
+            raise ValueError(
+                "A .keras model needs --images and --masks to evaluate on."
+            )
+        classes = model.output_shape[-1]
+        config = config_module.load(
+            raw={
+                "model": {"name": "unet", "num_classes": classes},
+                "data": {
+                    "dataset": "folders",
+                    "train_images": args.images,
+                    "train_masks": args.masks,
+                    "val_images": args.images,
+                    "val_masks": args.masks,
+                    "ignore_index": args.ignore_index,
+                },
+            }
+        )
+    if args.images and not args.masks:
+        raise ValueError("--images needs --masks.")
+    config["data"]["mask_suffix"] = (
+        args.mask_suffix or config["data"]["mask_suffix"]
+    )
+    if args.ignore_index is not None:
+        config["data"]["ignore_index"] = args.ignore_index
+    result = evaluation.evaluate(
+        model,
+        builders.dataset(config, "val"),
+        builders.confusion_metric(config),
+        class_names=config["data"]["class_names"],
+    )
+    print(evaluation.table(result))
+    return 0
+
+
+def _predict(args):
+    from kerasseg.training import predict
+
+    model = load_model(args.model)
+    written = predict.predict_files(
+        model, args.inputs, args.out, tile=args.tile, overlap=args.overlap
+    )
+    print(f"Wrote {len(written)} masks and overlays to {args.out}")
+    return 0
+
+
 def _list_models(pattern):
     from kerasseg import registry
 
@@ -162,11 +287,22 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "models":
         return _list_models(args.pattern)
-    if args.command == "export":
+    commands = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "predict": _predict,
+        "export": _export,
+    }
+    if args.command in commands:
+        from kerasseg.training.run import TrainingDiverged
+
         try:
-            return _export(args)
+            return commands[args.command](args)
+        except TrainingDiverged as error:
+            print(f"kerasseg {args.command}: {error}", file=sys.stderr)
+            return 3
         except (ValueError, FileNotFoundError, FileExistsError) as error:
-            print(f"kerasseg export: error: {error}", file=sys.stderr)
+            print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
             return 2
     _parser().print_help()
     return 0

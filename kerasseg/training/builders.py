@@ -1,0 +1,201 @@
+"""From a resolved config to the objects a run needs: data, model, loss,
+metrics, optimizer. Pure construction, no training."""
+
+import keras
+
+from kerasseg import losses as losses_module
+from kerasseg import metrics as metrics_module
+from kerasseg import registry
+from kerasseg.training.config import DATASET_CHANNELS
+from kerasseg.training.config import mode_of
+
+LOSS_CLASSES = {
+    "cross_entropy": losses_module.CrossEntropy,
+    "dice": losses_module.Dice,
+    "dice_cross_entropy": losses_module.DiceCrossEntropy,
+    "focal": losses_module.Focal,
+    "focal_tversky": losses_module.FocalTversky,
+    "jaccard": losses_module.Jaccard,
+    "lovasz": losses_module.Lovasz,
+    "tversky": losses_module.Tversky,
+}
+METRIC_CLASSES = {
+    "mean_iou": metrics_module.MeanIoU,
+    "dice": metrics_module.Dice,
+    "precision": metrics_module.Precision,
+    "recall": metrics_module.Recall,
+    "pixel_accuracy": metrics_module.PixelAccuracy,
+}
+
+
+def channels(config):
+    """Input channels: the config's, else the built-in dataset's, else 3."""
+    given = config["model"]["input_channels"]
+    return given or DATASET_CHANNELS.get(config["data"]["dataset"], 3)
+
+
+def dataset(config, split, *, seed=0, val_batch_size=1):
+    """The `(image, mask)` batches of a split ("train" or "val").
+
+    Training batches are shuffled and augmented with `seed`; validation
+    batches are whole images at their own size, `val_batch_size` per batch
+    (1 by default, so images may differ in size; a strategy with several
+    replicas needs one image per replica), so the metrics are those of
+    the full-resolution masks.
+    """
+    from kerasseg import data
+
+    cfg, train = config["data"], config["train"]
+    classes = max(config["model"]["num_classes"], 2)
+    training = split == "train"
+    kwargs = {
+        "num_classes": classes,
+        "ignore_index": cfg["ignore_index"],
+        "cache": cfg["cache"],
+    }
+    if training:
+        augment = cfg["augment"]
+        if isinstance(augment, dict):
+            augment = data.Augment(**augment)
+        kwargs.update(
+            image_size=cfg["image_size"],
+            augment=augment or None,
+            batch_size=train["batch_size"],
+            shuffle=True,
+            seed=seed,
+            # The run builds a fresh pipeline per epoch with its own seed.
+            reshuffle=False,
+        )
+    else:
+        kwargs.update(batch_size=val_batch_size, shuffle=False)
+    name = cfg["dataset"]
+    if name == "nuclei":
+        return data.nuclei("train" if training else "test", **kwargs)
+    if name == "fashion_scenes":
+        kwargs.pop("num_classes")
+        if not training:
+            kwargs["batch_size"] = train["batch_size"]
+        return data.fashion_scenes("train" if training else "test", **kwargs)
+    images = cfg["train_images" if training else "val_images"]
+    masks = cfg["train_masks" if training else "val_masks"]
+    if images is None:
+        return None
+    return data.from_folders(
+        images, masks, mask_suffix=cfg["mask_suffix"], **kwargs
+    )
+
+
+def model(config):
+    """The registered model, logits out, for the config's channels."""
+    cfg = config["model"]
+    return registry.build(
+        cfg["name"],
+        input_shape=(None, None, channels(config)),
+        num_classes=cfg["num_classes"],
+        **cfg["options"],
+    )
+
+
+def _common(config):
+    kwargs = {
+        "mode": mode_of(config),
+        "num_classes": config["model"]["num_classes"],
+        "ignore_index": config["data"]["ignore_index"],
+    }
+    if kwargs["mode"] == "binary":
+        kwargs.pop("num_classes")
+    return kwargs
+
+
+def loss(config, class_weights=None):
+    cfg = config["train"]
+    kwargs = {**_common(config), **cfg["loss_options"]}
+    if class_weights is not None:
+        kwargs["class_weights"] = list(class_weights)
+    return LOSS_CLASSES[cfg["loss"]](**kwargs)
+
+
+def metrics(config):
+    """The compiled metrics, named as in the config (logs: `mean_iou`,
+    `val_mean_iou`, …)."""
+    return [
+        METRIC_CLASSES[name](**_common(config), name=name)
+        for name in config["train"]["metrics"]
+    ]
+
+
+def confusion_metric(config):
+    """A metric whose `confusion` feeds the evaluation's per-class table."""
+    return metrics_module.MeanIoU(**_common(config), name="confusion")
+
+
+def learning_rate(config, steps_per_epoch):
+    cfg = config["train"]
+    base = cfg["learning_rate"]
+    total = cfg["epochs"] * steps_per_epoch
+    warmup = cfg["warmup_epochs"] * steps_per_epoch
+    if cfg["schedule"] == "constant" and not warmup:
+        return base
+    decay = max(total - warmup, 1)
+    if cfg["schedule"] == "cosine":
+        return keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else base,
+            decay,
+            warmup_target=base if warmup else None,
+            warmup_steps=warmup,
+        )
+    if cfg["schedule"] == "polynomial":
+        schedule = keras.optimizers.schedules.PolynomialDecay(
+            base, decay, end_learning_rate=0.0, power=0.9
+        )
+    else:
+        schedule = None
+    if warmup:
+        return _Warmup(base, warmup, schedule)
+    return schedule
+
+
+@keras.saving.register_keras_serializable(package="kerasseg")
+class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup to `base`, then `after` (counted from the warmup's
+    end) or a constant."""
+
+    def __init__(self, base, warmup_steps, after=None):
+        self.base = float(base)
+        self.warmup_steps = int(warmup_steps)
+        self.after = after
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        ramp = self.base * (step + 1) / self.warmup_steps
+        if self.after is None:
+            rest = keras.ops.convert_to_tensor(self.base, "float32")
+        else:
+            rest = self.after(keras.ops.maximum(step - self.warmup_steps, 0))
+        return keras.ops.where(step < self.warmup_steps, ramp, rest)
+
+    def get_config(self):
+        return {
+            "base": self.base,
+            "warmup_steps": self.warmup_steps,
+            "after": None
+            if self.after is None
+            else keras.saving.serialize_keras_object(self.after),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        after = config.get("after")
+        if after is not None:
+            after = keras.saving.deserialize_keras_object(after)
+        return cls(config["base"], config["warmup_steps"], after)
+
+
+def optimizer(config, steps_per_epoch):
+    cfg = config["train"]
+    lr = learning_rate(config, steps_per_epoch)
+    if cfg["optimizer"] == "adam":
+        return keras.optimizers.Adam(lr)
+    if cfg["optimizer"] == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=cfg["weight_decay"])
+    return keras.optimizers.SGD(lr, momentum=0.9)

@@ -1,0 +1,431 @@
+"""Training configuration: a YAML or TOML file, checked before anything runs.
+
+A config has four sections. Every key has a type and a default (listed in
+`DEFAULTS` and in docs/training.md); a file gives only what differs.
+
+```yaml
+model: {name: unet_tiny, num_classes: 2}
+data: {dataset: nuclei, image_size: [128, 128], augment: true,
+       ignore_index: 255}
+train: {epochs: 10, batch_size: 8, loss: dice_cross_entropy}
+export: {saved_model: true}
+```
+
+`load(path, overrides)` reads the file, applies `section.key=value`
+overrides (values read as YAML, so `train.epochs=3` is an int), fills in
+the defaults and checks everything: an unknown key, a value of the wrong
+type or an impossible combination raises `ConfigError` naming the key.
+"""
+
+import copy
+import difflib
+import inspect
+import os
+
+import yaml
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from kerasseg import registry
+
+LOSSES = (
+    "cross_entropy",
+    "dice",
+    "dice_cross_entropy",
+    "focal",
+    "focal_tversky",
+    "jaccard",
+    "lovasz",
+    "tversky",
+)
+METRICS = ("mean_iou", "dice", "precision", "recall", "pixel_accuracy")
+DATASETS = ("nuclei", "fashion_scenes", "folders")
+DATASET_CLASSES = {"nuclei": 2, "fashion_scenes": 11}
+DATASET_CHANNELS = {"nuclei": 1, "fashion_scenes": 1}
+
+_INT, _FLOAT, _BOOL, _STR = int, float, bool, str
+_ANY_DICT = dict
+
+# section → key → (accepted types or values, default). A tuple of strings
+# is a choice; `None` in the types means the key may be null.
+SCHEMA = {
+    "model": {
+        "name": ((_STR,), None),
+        "num_classes": ((_INT,), None),
+        "input_channels": ((_INT, None), None),
+        "options": ((_ANY_DICT,), {}),
+    },
+    "data": {
+        "dataset": (DATASETS, "folders"),
+        "train_images": ((_STR, None), None),
+        "train_masks": ((_STR, None), None),
+        "val_images": ((_STR, None), None),
+        "val_masks": ((_STR, None), None),
+        "mask_suffix": ((_STR,), ""),
+        "class_names": ((list, None), None),
+        "image_size": ((list, None), None),
+        "augment": ((_BOOL, _ANY_DICT), False),
+        "ignore_index": ((_INT, None), None),
+        "cache": ((_BOOL,), True),
+    },
+    "train": {
+        "epochs": ((_INT,), 10),
+        "batch_size": ((_INT,), 8),
+        "steps_per_epoch": ((_INT, None), None),
+        "seed": ((_INT,), 0),
+        "mode": (("auto", "binary", "multiclass", "multilabel"), "auto"),
+        "loss": (LOSSES, "dice_cross_entropy"),
+        "loss_options": ((_ANY_DICT,), {}),
+        "class_weights": ((list, _STR, None), None),
+        "metrics": ((list,), ["mean_iou", "dice", "pixel_accuracy"]),
+        "monitor": ((_STR,), "val_mean_iou"),
+        "optimizer": (("adam", "adamw", "sgd"), "adam"),
+        "learning_rate": ((_FLOAT,), 1e-3),
+        "weight_decay": ((_FLOAT,), 0.0),
+        "schedule": (("constant", "cosine", "polynomial"), "constant"),
+        "warmup_epochs": ((_INT,), 0),
+        "jit_compile": (("auto", "on", "off"), "auto"),
+        "precision": (
+            ("float32", "mixed_float16", "mixed_bfloat16"),
+            "float32",
+        ),
+        "strategy": (("default", "mirrored", "multi_worker"), "default"),
+        "deterministic": ((_BOOL,), False),
+        "verbose": ((_INT,), 1),
+    },
+    "export": {
+        "saved_model": ((_BOOL,), True),
+        "image_size": ((list, None), None),
+    },
+}
+
+DEFAULTS = {
+    section: {key: copy.deepcopy(spec[1]) for key, spec in keys.items()}
+    for section, keys in SCHEMA.items()
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key."""
+
+
+def _close(name, choices):
+    match = difflib.get_close_matches(name, choices, n=1)
+    return f" Did you mean {match[0]!r}?" if match else ""
+
+
+def _type_ok(value, accepted):
+    if value is None:
+        return None in accepted
+    for kind in accepted:
+        if kind is None or isinstance(kind, str):
+            continue
+        if kind is float and isinstance(value, int | float):
+            if not isinstance(value, bool):
+                return True
+        if kind is int and isinstance(value, bool):
+            continue
+        if isinstance(value, kind):
+            return True
+    return False
+
+
+def _describe(accepted):
+    names = {
+        int: "an integer",
+        float: "a number",
+        bool: "true/false",
+        str: "a string",
+        dict: "a mapping",
+        list: "a list",
+        None: "null",
+    }
+    return " or ".join(names[kind] for kind in accepted)
+
+
+def read(path):
+    """Reads a YAML (.yaml/.yml) or TOML (.toml) file into a dict."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ConfigError(f"Config file not found: {path}")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        if path.endswith(".toml"):
+            loaded = tomllib.loads(data.decode())
+        elif path.endswith((".yaml", ".yml")):
+            loaded = yaml.safe_load(data) or {}
+        else:
+            raise ConfigError(
+                f"{path}: a config is a .yaml, .yml or .toml file."
+            )
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path} is not valid: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping.")
+    return loaded
+
+
+def apply_overrides(config, overrides):
+    """Applies `section.key=value` strings (values parsed as YAML)."""
+    config = copy.deepcopy(config)
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(
+                f"Override {item!r} must look like section.key=value "
+                "(e.g. train.epochs=3)."
+            )
+        dotted, text = item.split("=", 1)
+        parts = dotted.strip().split(".")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(
+                f"Override {item!r}: the key must be section.key, one of "
+                f"the sections {sorted(SCHEMA)}."
+            )
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        section, key = parts
+        if not isinstance(config.get(section, {}), dict):
+            raise ConfigError(f"{section!r} must be a mapping.")
+        config.setdefault(section, {})[key] = value
+    return config
+
+
+def resolve(raw):
+    """Fills in defaults and checks every key; returns the full config."""
+    unknown = [s for s in raw if s not in SCHEMA]
+    if unknown:
+        raise ConfigError(
+            f"Unknown section {unknown[0]!r}.{_close(unknown[0], SCHEMA)} "
+            f"Sections: {', '.join(SCHEMA)}."
+        )
+    config = copy.deepcopy(DEFAULTS)
+    for section, values in raw.items():
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise ConfigError(f"Section {section!r} must be a mapping.")
+        for key, value in values.items():
+            where = f"{section}.{key}"
+            if key not in SCHEMA[section]:
+                raise ConfigError(
+                    f"Unknown key {where!r}."
+                    f"{_close(key, SCHEMA[section])} Keys of {section!r}: "
+                    f"{', '.join(SCHEMA[section])}."
+                )
+            accepted = SCHEMA[section][key][0]
+            if float in accepted and isinstance(value, str):
+                # YAML 1.1 reads "1e-3" (no dot) as a string.
+                try:
+                    value = float(value)
+                except ValueError:
+                    pass
+            if all(isinstance(a, str) for a in accepted):
+                if value not in accepted:
+                    raise ConfigError(
+                        f"{where} must be one of {list(accepted)}; got "
+                        f"{value!r}."
+                    )
+            elif not _type_ok(value, accepted):
+                raise ConfigError(
+                    f"{where} must be {_describe(accepted)}; got {value!r} "
+                    f"({type(value).__name__})."
+                )
+            if float in accepted and isinstance(value, int):
+                value = float(value)
+            config[section][key] = value
+    _check(config)
+    return config
+
+
+def load(path=None, overrides=(), *, raw=None):
+    """Reads, overrides, resolves and checks a config.
+
+    Args:
+        path: a YAML or TOML file (or None with `raw`).
+        overrides: `section.key=value` strings, applied in order.
+        raw: a dict to use instead of a file.
+    """
+    data = read(path) if path is not None else copy.deepcopy(raw or {})
+    return resolve(apply_overrides(data, overrides))
+
+
+def _positive(config, section, key, allow_zero=False):
+    value = config[section][key]
+    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+        bound = "≥ 0" if allow_zero else "> 0"
+        raise ConfigError(f"{section}.{key} must be {bound}; got {value}.")
+
+
+def _size(config, section, key):
+    size = config[section][key]
+    if size is None:
+        return
+    if len(size) != 2 or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size
+    ):
+        raise ConfigError(
+            f"{section}.{key} must be [height, width] of positive integers; "
+            f"got {size!r}."
+        )
+
+
+def mode_of(config):
+    """The loss/metric mode: "binary" for one class, else "multiclass"
+    unless `train.mode` says otherwise."""
+    mode = config["train"]["mode"]
+    if mode != "auto":
+        return mode
+    return "binary" if config["model"]["num_classes"] == 1 else "multiclass"
+
+
+def _check(config):
+    model, data, train = config["model"], config["data"], config["train"]
+    for key in ("name", "num_classes"):
+        if model[key] is None:
+            raise ConfigError(f"model.{key} is required.")
+    if model["name"] not in registry.list_models():
+        raise ConfigError(
+            f"model.name {model['name']!r} is not a registered model."
+            f"{_close(model['name'], registry.list_models())} See "
+            "`kerasseg models`."
+        )
+    spec = registry.get_spec(model["name"])
+    accepted = set(inspect.signature(spec.builder).parameters) - {
+        "input_shape",
+        "num_classes",
+        *spec.fixed,
+    }
+    for option in model["options"]:
+        if option not in accepted:
+            raise ConfigError(
+                f"Unknown key 'model.options.{option}' for "
+                f"{model['name']!r}.{_close(option, accepted)} Options: "
+                f"{', '.join(sorted(accepted))}."
+            )
+    task = spec.task
+    if task != "segmentation":
+        raise ConfigError(
+            f"model.name {model['name']!r} is a {task} model; `kerasseg "
+            "train` trains segmentation models (use the Python API for "
+            "autoencoder pretraining and multi-task training)."
+        )
+    for section, key in [
+        ("model", "num_classes"),
+        ("model", "input_channels"),
+        ("train", "epochs"),
+        ("train", "batch_size"),
+        ("train", "steps_per_epoch"),
+        ("train", "learning_rate"),
+    ]:
+        _positive(config, section, key)
+    for key in ("weight_decay", "warmup_epochs"):
+        _positive(config, "train", key, allow_zero=True)
+    _size(config, "data", "image_size")
+    _size(config, "export", "image_size")
+
+    classes = model["num_classes"]
+    mode = mode_of(config)
+    if mode == "binary" and classes != 1:
+        raise ConfigError(
+            f"train.mode='binary' needs model.num_classes=1 (one sigmoid "
+            f"channel); got model.num_classes={classes}. Use "
+            "train.mode='multiclass' for several classes."
+        )
+    if mode == "multiclass" and classes == 1:
+        raise ConfigError(
+            "train.mode='multiclass' needs model.num_classes ≥ 2; one "
+            "class is binary (train.mode='binary' or 'auto')."
+        )
+    dataset = data["dataset"]
+    if dataset in DATASET_CLASSES:
+        have = DATASET_CLASSES[dataset]
+        fits = classes == have or (have == 2 and classes == 1)
+        if not fits:
+            raise ConfigError(
+                f"data.dataset={dataset!r} has {have} classes; "
+                f"model.num_classes={classes} cannot fit it (use {have}"
+                f"{' or 1 for binary' if have == 2 else ''})."
+            )
+    else:
+        for key in ("train_images", "train_masks"):
+            if not data[key]:
+                raise ConfigError(
+                    f"data.{key} is required for data.dataset='folders'."
+                )
+        if bool(data["val_images"]) != bool(data["val_masks"]):
+            raise ConfigError(
+                "data.val_images and data.val_masks go together; got only "
+                "one of them."
+            )
+    names = data["class_names"]
+    wanted = 2 if mode == "binary" else classes
+    if names is not None and len(names) != wanted:
+        raise ConfigError(
+            f"data.class_names needs {wanted} names; got {len(names)}."
+        )
+    if data["augment"] and data["image_size"] is None:
+        raise ConfigError(
+            "data.augment needs data.image_size (the random crop's size)."
+        )
+    if data["augment"] and data["ignore_index"] is None:
+        raise ConfigError(
+            "data.augment rescales and can bring in areas from outside the "
+            "image, whose mask pixels need data.ignore_index (e.g. 255)."
+        )
+    if train["strategy"] == "multi_worker":
+        raise ConfigError(
+            "train.strategy='multi_worker' is not available: Keras 3's fit "
+            "fails under tf.distribute.MultiWorkerMirroredStrategy (it "
+            "reduces a distributed batch eagerly before the first step, "
+            "then reduces scalar logs along an axis; "
+            "https://github.com/keras-team/keras/issues/20585). Use "
+            "'mirrored' for several devices of one machine."
+        )
+    if train["deterministic"] and train["jit_compile"] == "on":
+        raise ConfigError(
+            "train.deterministic=true turns XLA off (Keras compiles "
+            "deterministic TensorFlow ops without it); set "
+            "train.jit_compile to 'auto' or 'off', or train.deterministic "
+            "to false."
+        )
+    weights = train["class_weights"]
+    if isinstance(weights, str) and weights != "median_frequency":
+        raise ConfigError(
+            "train.class_weights must be null, 'median_frequency' or a list "
+            f"of numbers; got {weights!r}."
+        )
+    if isinstance(weights, list) and len(weights) != max(classes, 2):
+        raise ConfigError(
+            f"train.class_weights needs {max(classes, 2)} numbers; got "
+            f"{len(weights)}."
+        )
+    for name in train["metrics"]:
+        if name not in METRICS:
+            raise ConfigError(
+                f"train.metrics: unknown metric {name!r}."
+                f"{_close(str(name), METRICS)} Metrics: {', '.join(METRICS)}."
+            )
+    monitor = train["monitor"].removeprefix("val_")
+    if monitor != "loss" and monitor not in train["metrics"]:
+        raise ConfigError(
+            f"train.monitor={train['monitor']!r} is not computed: monitor "
+            f"'loss', 'val_loss' or one of train.metrics "
+            f"{train['metrics']} (with or without 'val_')."
+        )
+    if train["warmup_epochs"] >= train["epochs"]:
+        raise ConfigError(
+            f"train.warmup_epochs ({train['warmup_epochs']}) must be smaller "
+            f"than train.epochs ({train['epochs']})."
+        )
+
+
+def dump(config, path):
+    """Writes a resolved config as YAML (the run folder's config.yaml)."""
+    with open(path, "w") as f:
+        yaml.safe_dump(config, f, sort_keys=False)

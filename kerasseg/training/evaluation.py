@@ -1,0 +1,76 @@
+"""Evaluation: dataset-level scores and a per-class table."""
+
+import json
+import math
+
+import numpy as np
+
+from kerasseg import metrics as metrics_module
+
+COLUMNS = ("iou", "dice", "precision", "recall")
+
+
+def evaluate(model, dataset, metric, *, class_names=None):
+    """Scores a model on a dataset of `(image, mask)` batches.
+
+    Args:
+        model: a segmentation `keras.Model`.
+        dataset: `(image, mask)` batches (any sizes the model takes).
+        metric: a fresh kerasseg confusion-matrix metric (its mode,
+            classes and `ignore_index` say how to read the masks).
+        class_names: names for the table's rows.
+
+    Returns:
+        A dict: `classes` (one row per class: iou, dice, precision,
+        recall, support), `mean` (the mean of each score over the classes
+        present), `pixel_accuracy` and `pixels`.
+    """
+    metric.reset_state()
+    for images, masks in dataset:
+        metric.update_state(masks, model.predict_on_batch(images))
+    confusion = np.asarray(metric.confusion)
+    rows = metrics_module.per_class_table(confusion, class_names)
+    mean = {}
+    for column in COLUMNS:
+        values = [r[column] for r in rows if not math.isnan(r[column])]
+        mean[column] = round(float(np.mean(values)), 4) if values else math.nan
+    if confusion.ndim == 2:
+        total = confusion.sum()
+        accuracy = float(np.trace(confusion) / max(total, 1))
+    else:
+        total = confusion[0].sum()
+        accuracy = float(
+            (confusion[:, 0, 0] + confusion[:, 1, 1]).sum()
+            / max(confusion.sum(), 1)
+        )
+    return {
+        "classes": rows,
+        "mean": mean,
+        "pixel_accuracy": round(accuracy, 4),
+        "pixels": int(total),
+    }
+
+
+def table(result):
+    """The evaluation as a markdown table, means last."""
+    header = "| class | IoU | Dice | precision | recall | pixels |"
+    lines = [header, "|---|---|---|---|---|---|"]
+
+    def fmt(value):
+        return "—" if math.isnan(value) else f"{value:.4f}"
+
+    for row in result["classes"]:
+        scores = " | ".join(fmt(row[c]) for c in COLUMNS)
+        lines.append(f"| {row['class']} | {scores} | {row['support']} |")
+    means = " | ".join(fmt(result["mean"][c]) for c in COLUMNS)
+    lines.append(f"| **mean** | {means} | {result['pixels']} |")
+    lines.append("")
+    lines.append(f"Pixel accuracy: {result['pixel_accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def save(result, path_json, path_md):
+    with open(path_json, "w") as f:
+        json.dump(result, f, indent=2)
+    with open(path_md, "w") as f:
+        f.write(table(result) + "\n")

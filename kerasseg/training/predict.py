@@ -1,0 +1,199 @@
+"""Prediction on images of any size: tiled sliding windows, PNG outputs.
+
+An image larger than `tile` is cut into overlapping tiles. Each tile's
+probabilities are weighted by a window that falls linearly from its centre
+towards its edges (never to zero) and the weighted sums are divided by the
+summed weights, so neighbouring tiles blend instead of meeting at a seam.
+Memory is that of one batch of tiles plus two float32 maps of the image.
+"""
+
+import os
+import pathlib
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def _window(size, overlap):
+    """1-D blending weights: 1 in the middle, ramping down over `overlap`
+    pixels at each end to 1 / (overlap + 1)."""
+    weights = np.ones(size, "float32")
+    ramp = np.arange(1, overlap + 1, dtype="float32") / (overlap + 1)
+    if overlap:
+        weights[:overlap] = ramp
+        weights[-overlap:] = ramp[::-1]
+    return weights
+
+
+def _starts(length, tile, stride):
+    if length <= tile:
+        return [0]
+    starts = list(range(0, length - tile, stride))
+    return starts + [length - tile]
+
+
+def _probabilities(outputs, activation):
+    outputs = np.asarray(outputs, "float32")
+    if activation == "softmax":
+        e = np.exp(outputs - outputs.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+    if activation == "sigmoid":
+        return 1 / (1 + np.exp(-outputs))
+    return outputs
+
+
+def predict_tiled(
+    model,
+    image,
+    *,
+    tile=512,
+    overlap=0.25,
+    batch_size=4,
+    activation="auto",
+):
+    """Probabilities for one image of any size, tile by tile.
+
+    Args:
+        model: a segmentation `keras.Model` (logits or probabilities out).
+        image: `(height, width, channels)` array of the model's input
+            values.
+        tile: tile height and width in pixels. Images no larger than this
+            go through the model whole.
+        overlap: fraction of a tile shared with each neighbour, in [0, 0.5].
+        batch_size: tiles per model call.
+        activation: "auto" (softmax, or sigmoid for one channel, unless
+            the model already ends in one), "softmax", "sigmoid" or None.
+
+    Returns:
+        float32 `(height, width, classes)` probabilities.
+    """
+    from kerasseg.export.outputs import describe
+
+    image = np.asarray(image, "float32")
+    if image.ndim != 3:
+        raise ValueError(
+            "`image` must be (height, width, channels); "
+            f"received shape {image.shape}."
+        )
+    if not 0 <= overlap <= 0.5:
+        raise ValueError(f"`overlap` must be in [0, 0.5]; received {overlap}.")
+    tile = int(tile)
+    if tile < 8:
+        raise ValueError(f"`tile` must be at least 8 pixels; received {tile}.")
+    (output,) = describe(model, activation)
+    height, width = image.shape[:2]
+    th, tw = min(tile, height), min(tile, width)
+    margin_h = int(round(th * overlap)) if th < height else 0
+    margin_w = int(round(tw * overlap)) if tw < width else 0
+    rows = _starts(height, th, th - margin_h)
+    cols = _starts(width, tw, tw - margin_w)
+    weight = _window(th, margin_h)[:, None] * _window(tw, margin_w)[None, :]
+    total = None
+    norm = np.zeros((height, width, 1), "float32")
+    boxes = [(r, c) for r in rows for c in cols]
+    for start in range(0, len(boxes), batch_size):
+        chunk = boxes[start : start + batch_size]
+        tiles = np.stack([image[r : r + th, c : c + tw] for r, c in chunk])
+        probs = _probabilities(model.predict_on_batch(tiles), output.activation)
+        if total is None:
+            total = np.zeros((height, width, probs.shape[-1]), "float32")
+        for (r, c), p in zip(chunk, probs):
+            total[r : r + th, c : c + tw] += p * weight[..., None]
+            norm[r : r + th, c : c + tw] += weight[..., None]
+    return total / norm
+
+
+def class_ids(probabilities, threshold=0.5):
+    """Class ids from probabilities (argmax, or threshold for one channel)."""
+    if probabilities.shape[-1] == 1:
+        return (probabilities[..., 0] > threshold).astype("int32")
+    return probabilities.argmax(-1).astype("int32")
+
+
+def palette(num_classes):
+    """Distinct RGB colours, class 0 black."""
+    colours = [(0, 0, 0)]
+    for i in range(1, num_classes):
+        hue = (i * 0.618034) % 1.0
+        h = hue * 6
+        x = 1 - abs(h % 2 - 1)
+        rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)]
+        colours.append(tuple(int(255 * v) for v in rgb[int(h) % 6]))
+    return np.array(colours, "uint8")
+
+
+def overlay(image, ids, *, alpha=0.5):
+    """The image (grey or RGB, 0–255) with class colours blended in;
+    background (class 0) left as it is."""
+    image = np.asarray(image, "float32")
+    if image.shape[-1] == 1:
+        image = np.repeat(image, 3, axis=-1)
+    image = image[..., :3]
+    colours = palette(int(ids.max()) + 1)[ids].astype("float32")
+    blend = np.where(
+        (ids > 0)[..., None], (1 - alpha) * image + alpha * colours, image
+    )
+    return np.clip(blend, 0, 255).astype("uint8")
+
+
+def input_files(inputs):
+    """Image files from file and folder paths (folders: sorted, images
+    only)."""
+    files = []
+    for item in inputs:
+        path = pathlib.Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise FileNotFoundError(f"No images in folder {path}.")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"No such file or folder: {path}")
+    return files
+
+
+def predict_files(
+    model, inputs, out_dir, *, tile=512, overlap=0.25, batch_size=4
+):
+    """Writes `<stem>.png` (class ids) and `<stem>_overlay.png` for each
+    image in `inputs` (files or folders) into `out_dir`.
+
+    Returns:
+        The list of written class-id PNG paths.
+    """
+    from PIL import Image
+
+    from kerasseg.data.files import read_image
+
+    channels = model.input_shape[-1]
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for path in input_files(inputs):
+        image = read_image(str(path))
+        if image.shape[-1] != channels:
+            if image.shape[-1] == 3 and channels == 1:
+                image = image.mean(-1, keepdims=True)
+            elif image.shape[-1] == 1 and channels == 3:
+                image = np.repeat(image, 3, axis=-1)
+            else:
+                raise ValueError(
+                    f"{path}: {image.shape[-1]} channels; the model takes "
+                    f"{channels}."
+                )
+        probs = predict_tiled(
+            model, image, tile=tile, overlap=overlap, batch_size=batch_size
+        )
+        ids = class_ids(probs)
+        dtype = "uint8" if ids.max() < 256 else "uint16"
+        target = os.path.join(out_dir, f"{path.stem}.png")
+        Image.fromarray(ids.astype(dtype)).save(target)
+        Image.fromarray(overlay(image, ids)).save(
+            os.path.join(out_dir, f"{path.stem}_overlay.png")
+        )
+        written.append(target)
+    return written

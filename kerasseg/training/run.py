@@ -1,0 +1,410 @@
+"""`kerasseg train`: one config in, one run folder out.
+
+The run folder holds:
+
+    config.yaml          the resolved config (every default filled in)
+    checkpoints/epoch-NNNN/   weights, optimizer state and progress after
+                         each completed epoch (the last two are kept)
+    best.weights.h5      the weights with the best `train.monitor`
+    history.json, history.csv   one row per epoch
+    logs/                TensorBoard
+    model.keras          the final model (best weights)
+    evaluation.json, evaluation.md   per-class scores on the validation data
+    export/<model>/1/    the TF Serving SavedModel
+
+Starting the same command again in the same folder resumes after the last
+completed epoch: weights, optimizer state and the data order and
+augmentation of the remaining epochs are those of an uninterrupted run.
+Every file is written to a temporary name and renamed, so a killed process
+leaves no half-written checkpoint.
+"""
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+
+from kerasseg.training import builders
+from kerasseg.training import config as config_module
+from kerasseg.training import evaluation
+
+CHECKPOINTS = "checkpoints"
+KEEP_CHECKPOINTS = 2
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names where."""
+
+
+class _StopOnNonFinite(keras.callbacks.Callback):
+    def __init__(self, last_checkpoint):
+        super().__init__()
+        self.last_checkpoint = last_checkpoint
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            kept = self.last_checkpoint or "none yet (diverged in epoch 1)"
+            raise TrainingDiverged(
+                f"The loss became {float(loss)} at epoch {self.epoch + 1}, "
+                f"batch {batch + 1}. Training stopped; the last good "
+                f"checkpoint is kept: {kept}. Lower train.learning_rate, "
+                "or check the data for NaN pixels."
+            )
+
+
+class _Progress(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, counting epochs of the whole run: each epoch is
+    its own `fit` call (with its own seeded data), which would otherwise
+    print "Epoch 3/3"."""
+
+    def __init__(self, total):
+        super().__init__()
+        self.total = total
+
+    def set_params(self, params):
+        super().set_params({**params, "epochs": self.total})
+
+
+# --- Files -----------------------------------------------------------------
+
+
+def _atomic_json(data, path):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _write_history(history, run_dir):
+    _atomic_json(history, os.path.join(run_dir, "history.json"))
+    keys = sorted({k for row in history for k in row if k != "epoch"})
+    tmp = os.path.join(run_dir, "history.csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for row in history:
+            writer.writerow([row["epoch"], *(row.get(k, "") for k in keys)])
+    os.replace(tmp, os.path.join(run_dir, "history.csv"))
+
+
+def _checkpoints(run_dir):
+    folder = os.path.join(run_dir, CHECKPOINTS)
+    if not os.path.isdir(folder):
+        return []
+    names = [n for n in os.listdir(folder) if n.startswith("epoch-")]
+    return sorted(os.path.join(folder, n) for n in names)
+
+
+def _save_checkpoint(model, state, run_dir):
+    """Writes `checkpoints/epoch-NNNN/` atomically; keeps the last two."""
+    folder = os.path.join(run_dir, CHECKPOINTS)
+    os.makedirs(folder, exist_ok=True)
+    final = os.path.join(folder, f"epoch-{state['epoch']:04d}")
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=folder)
+    model.save_weights(os.path.join(tmp, "model.weights.h5"))
+    np.savez(
+        os.path.join(tmp, "optimizer.npz"),
+        *[np.asarray(v) for v in model.optimizer.variables],
+    )
+    _atomic_json(state, os.path.join(tmp, "state.json"))
+    if os.path.exists(final):
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    for old in _checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _restore_checkpoint(model, path):
+    model.load_weights(os.path.join(path, "model.weights.h5"))
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    with np.load(os.path.join(path, "optimizer.npz")) as saved:
+        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    if len(values) != len(optimizer.variables):
+        raise RuntimeError(
+            f"{path}: the optimizer state has {len(values)} variables, the "
+            f"optimizer {len(optimizer.variables)}; the checkpoint belongs "
+            "to another config."
+        )
+    for variable, value in zip(optimizer.variables, values):
+        variable.assign(value)
+    with open(os.path.join(path, "state.json")) as f:
+        return json.load(f)
+
+
+def _clean_partial(run_dir):
+    """Removes temporary files a killed process left behind."""
+    folder = os.path.join(run_dir, CHECKPOINTS)
+    if os.path.isdir(folder):
+        for name in os.listdir(folder):
+            if name.startswith(".tmp-"):
+                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    for name in os.listdir(run_dir):
+        if name.endswith(".tmp"):
+            os.remove(os.path.join(run_dir, name))
+
+
+def _prepare_run_dir(config, run_dir):
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, "config.yaml")
+    if os.path.exists(path):
+        previous = config_module.load(path)
+        same = {**previous, "train": {**previous["train"], "verbose": 0}}
+        mine = {**config, "train": {**config["train"], "verbose": 0}}
+        if same != mine:
+            raise config_module.ConfigError(
+                f"{run_dir} holds a run of a different config "
+                f"({path}); resume with the same config, or use a new "
+                "run folder."
+            )
+    else:
+        tmp = f"{path}.tmp"
+        config_module.dump(config, tmp)
+        os.replace(tmp, path)
+    _clean_partial(run_dir)
+
+
+# --- Compute settings ------------------------------------------------------
+
+
+def strategy_for(name):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    # "multi_worker" is refused by the config check (keras-team/keras#20585).
+    return tf.distribute.get_strategy()
+
+
+def jit_compile_for(setting, deterministic=False):
+    """XLA or not: "on", "off", or "auto" — XLA on GPUs, and on CPUs too,
+    where `python benchmarks/models.py` measured XLA training 1.2–1.5×
+    faster for every U-Net-family model (docs/benchmarks.md). Keras runs
+    deterministic TensorFlow ops without XLA, so "auto" is off then."""
+    if setting == "on":
+        return True
+    if setting == "off" or deterministic:
+        return False
+    return True
+
+
+# --- The run ---------------------------------------------------------------
+
+
+def _steps(config, dataset):
+    steps = config["train"]["steps_per_epoch"]
+    if steps:
+        return steps
+    count = int(dataset.cardinality())
+    if count <= 0:
+        raise config_module.ConfigError(
+            "The training data has no known length; set train.steps_per_epoch."
+        )
+    return count
+
+
+def _monitor_better(config, value, best):
+    name = config["train"]["monitor"]
+    if value is None or not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best if name.endswith("loss") else value > best
+
+
+def train(
+    config,
+    run_dir,
+    *,
+    overrides=(),
+    train_data=None,
+    val_data=None,
+):
+    """Trains, evaluates and exports one model from a config.
+
+    Args:
+        config: a config file path, or a dict (checked like a file).
+        run_dir: the run folder; an existing one with the same config
+            resumes after its last completed epoch.
+        overrides: `section.key=value` strings applied to the config.
+        train_data: a function `epoch -> dataset` replacing the config's
+            training data (for data the config cannot describe).
+        val_data: a dataset replacing the config's validation data.
+
+    Returns:
+        A dict: `run_dir`, `history` (one dict per epoch), `evaluation`
+        (see `kerasseg.training.evaluation.evaluate`), `model_path`,
+        `export_path` (or None) and `resumed_from` (the epoch resumed
+        after, 0 for a fresh run).
+
+    Raises:
+        ConfigError: a config that cannot run (before anything trains).
+        TrainingDiverged: the loss became NaN or infinite.
+    """
+    if isinstance(config, dict):
+        config = config_module.load(raw=config, overrides=overrides)
+    else:
+        config = config_module.load(config, overrides)
+    run_dir = os.fspath(run_dir)
+    cfg = config["train"]
+    import tensorflow as tf
+
+    strategy = strategy_for(cfg["strategy"])
+    _prepare_run_dir(config, run_dir)
+    if cfg["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(cfg["seed"])
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(cfg["precision"])
+    try:
+        return _train(config, run_dir, strategy, train_data, val_data)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _epoch_data(config, train_data):
+    seed = config["train"]["seed"]
+    steps = config["train"]["steps_per_epoch"]
+
+    def make(epoch):
+        # A fresh pipeline per epoch, seeded by (seed, epoch): a resumed
+        # run sees the data order and augmentation of an uninterrupted one.
+        ds = (
+            train_data(epoch)
+            if train_data
+            else builders.dataset(config, "train", seed=seed * 100003 + epoch)
+        )
+        return ds.repeat() if steps else ds
+
+    return make
+
+
+def _train(config, out_dir, strategy, train_data, val_data):
+    cfg = config["train"]
+    make_data = _epoch_data(config, train_data)
+    first = make_data(0)
+    steps = _steps(config, first)
+    if val_data is None:
+        val_data = builders.dataset(
+            config, "val", val_batch_size=strategy.num_replicas_in_sync
+        )
+    class_weights = cfg["class_weights"]
+    if class_weights == "median_frequency":
+        from kerasseg import data
+
+        classes = max(config["model"]["num_classes"], 2)
+        counts = data.class_counts(
+            first.take(steps),
+            classes,
+            ignore_index=config["data"]["ignore_index"],
+        )
+        class_weights = data.class_weights(counts).tolist()
+
+    with strategy.scope():
+        model = builders.model(config)
+        model.compile(
+            optimizer=builders.optimizer(config, steps),
+            loss=builders.loss(config, class_weights),
+            metrics=builders.metrics(config),
+            jit_compile=jit_compile_for(
+                cfg["jit_compile"], cfg["deterministic"]
+            ),
+        )
+        checkpoints = _checkpoints(out_dir)
+        state = {"epoch": 0, "best": None, "history": []}
+        if checkpoints:
+            state = _restore_checkpoint(model, checkpoints[-1])
+    resumed_from = state["epoch"]
+    if resumed_from and cfg["verbose"]:
+        print(
+            f"Resuming {out_dir} after epoch {resumed_from} of {cfg['epochs']}"
+        )
+    guard = _StopOnNonFinite(checkpoints[-1] if checkpoints else None)
+    callbacks = [guard]
+    if cfg["verbose"]:
+        callbacks.append(_Progress(cfg["epochs"]))
+    callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
+    best_path = os.path.join(out_dir, "best.weights.h5")
+    for epoch in range(state["epoch"], cfg["epochs"]):
+        keras.utils.set_random_seed(cfg["seed"] * 100003 + epoch)
+        with strategy.scope():
+            history = model.fit(
+                make_data(epoch) if epoch else first,
+                initial_epoch=epoch,
+                epochs=epoch + 1,
+                steps_per_epoch=steps,
+                validation_data=val_data,
+                callbacks=callbacks,
+                verbose=cfg["verbose"],
+                shuffle=False,  # the pipeline shuffles, seeded per epoch
+            )
+        first = None
+        logs = {k: float(v[-1]) for k, v in history.history.items()}
+        state["history"].append({"epoch": epoch + 1, **logs})
+        value = logs.get(cfg["monitor"])
+        if _monitor_better(config, value, state["best"]):
+            state["best"] = value
+            tmp = best_path.replace(".weights.h5", ".tmp.weights.h5")
+            model.save_weights(tmp)
+            os.replace(tmp, best_path)
+        state["epoch"] = epoch + 1
+        guard.last_checkpoint = _save_checkpoint(model, state, out_dir)
+        _write_history(state["history"], out_dir)
+
+    if os.path.exists(best_path):
+        model.load_weights(best_path)
+    model_path = os.path.join(out_dir, "model.keras")
+    tmp = os.path.join(out_dir, "model.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, model_path)
+    # Evaluate and export the saved file, outside any strategy: what users
+    # get is what is measured, and a multi-replica model would split the
+    # one-image evaluation batches.
+    model = keras.saving.load_model(model_path)
+    if val_data is None or strategy.num_replicas_in_sync > 1:
+        val_data = builders.dataset(config, "val")
+    metric = builders.confusion_metric(config)
+    result = evaluation.evaluate(
+        model,
+        val_data if val_data is not None else make_data(0).take(steps),
+        metric,
+        class_names=config["data"]["class_names"],
+    )
+    evaluation.save(
+        result,
+        os.path.join(out_dir, "evaluation.json"),
+        os.path.join(out_dir, "evaluation.md"),
+    )
+    export_path = None
+    if config["export"]["saved_model"]:
+        from kerasseg import export
+
+        export_path = export.saved_model(
+            model,
+            os.path.join(out_dir, "export"),
+            version=1,
+            overwrite=True,
+            image_size=config["export"]["image_size"],
+        )
+    if cfg["verbose"]:
+        print(evaluation.table(result))
+    return {
+        "run_dir": out_dir,
+        "history": state["history"],
+        "evaluation": result,
+        "model_path": model_path,
+        "export_path": export_path,
+        "resumed_from": resumed_from,
+    }

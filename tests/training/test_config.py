@@ -1,0 +1,129 @@
+"""Configs are checked before anything trains; errors name the key."""
+
+import pytest
+
+from kerasseg.training import config
+
+BASE = {
+    "model": {"name": "unet_tiny", "num_classes": 2},
+    "data": {"dataset": "nuclei"},
+}
+
+
+def _with(**sections):
+    raw = {k: dict(v) for k, v in BASE.items()}
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return raw
+
+
+def test_defaults_fill_in_and_overrides_are_typed():
+    resolved = config.load(
+        raw=BASE, overrides=["train.epochs=3", "train.learning_rate=1e-2"]
+    )
+    assert resolved["train"]["epochs"] == 3
+    assert resolved["train"]["learning_rate"] == 0.01
+    assert (
+        resolved["train"]["batch_size"]
+        == config.DEFAULTS["train"]["batch_size"]
+    )
+    assert set(resolved) == set(config.SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (_with(train={"epoch": 3}), r"Unknown key 'train.epoch'.*'epochs'"),
+        ({**BASE, "trian": {}}, r"Unknown section 'trian'.*'train'"),
+        (
+            _with(train={"epochs": "ten"}),
+            r"train.epochs must be an integer; got 'ten'",
+        ),
+        (_with(train={"epochs": 2.5}), r"train.epochs must be an integer"),
+        (_with(train={"augment": True}), r"Unknown key 'train.augment'"),
+        (
+            _with(train={"precision": "float8"}),
+            r"train.precision must be one of",
+        ),
+        (_with(train={"epochs": 0}), r"train.epochs must be > 0"),
+        (
+            _with(model={"num_classes": 5}, train={"mode": "binary"}),
+            r"train.mode='binary' needs model.num_classes=1",
+        ),
+        (
+            _with(model={"num_classes": 5}),
+            r"data.dataset='nuclei' has 2 classes",
+        ),
+        (
+            _with(model={"name": "unet_tiniest"}),
+            r"model.name 'unet_tiniest'.*'unet_tiny'",
+        ),
+        (
+            _with(model={"name": "conv_autoencoder_tiny"}),
+            r"reconstruction model",
+        ),
+        (
+            _with(data={"augment": True, "image_size": [64, 64]}),
+            r"data.ignore_index",
+        ),
+        (_with(data={"augment": True}), r"data.image_size"),
+        (
+            _with(data={"image_size": [64]}),
+            r"data.image_size must be \[height, width\]",
+        ),
+        (_with(train={"metrics": ["miou"]}), r"unknown metric 'miou'"),
+        (
+            _with(train={"monitor": "val_recall"}),
+            r"train.monitor='val_recall' is not computed",
+        ),
+        (
+            _with(train={"deterministic": True, "jit_compile": "on"}),
+            r"train.deterministic=true turns XLA off",
+        ),
+        (
+            _with(train={"class_weights": [1, 2, 3]}),
+            r"train.class_weights needs 2 numbers",
+        ),
+        (
+            {"model": {"name": "unet_tiny", "num_classes": 2}},
+            r"data.train_images is required",
+        ),
+    ],
+)
+def test_bad_configs_are_rejected_naming_the_key(raw, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(raw=raw)
+
+
+def test_bad_override_syntax_is_named():
+    with pytest.raises(config.ConfigError, match="section.key=value"):
+        config.load(raw=BASE, overrides=["epochs"])
+    with pytest.raises(config.ConfigError, match="Unknown key 'train.epoch'"):
+        config.load(raw=BASE, overrides=["train.epoch=3"])
+
+
+def test_yaml_and_toml_files_read_the_same(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "model: {name: unet_tiny, num_classes: 2}\n"
+        "data: {dataset: nuclei}\ntrain: {epochs: 4}\n"
+    )
+    (tmp_path / "c.toml").write_text(
+        '[model]\nname = "unet_tiny"\nnum_classes = 2\n'
+        '[data]\ndataset = "nuclei"\n[train]\nepochs = 4\n'
+    )
+    assert config.load(tmp_path / "c.yaml") == config.load(tmp_path / "c.toml")
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(config.ConfigError, match=".yaml, .yml or .toml"):
+        config.load(tmp_path / "c.json")
+
+
+def test_every_example_config_is_valid():
+    import pathlib
+
+    import kerasseg
+
+    folder = pathlib.Path(kerasseg.__file__).parent / "configs"
+    files = sorted(folder.glob("*.yaml"))
+    assert files
+    for path in files:
+        config.load(path)

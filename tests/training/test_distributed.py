@@ -1,0 +1,97 @@
+"""tf.distribute: two replicas (two logical CPUs) give the single-device
+weights for the same global batch.
+
+Cross-entropy is averaged per pixel, so the mean of two half-batch losses
+is the full-batch loss and the gradients agree up to summation order.
+(Dice-like losses are batch-level ratios: under a strategy each replica
+computes them over its own share, as in every framework.) The model has
+no BatchNorm, whose statistics are per replica.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from tests.training.conftest import small_config
+
+TOLERANCE = 1e-4  # float32 summation order across replicas, 2 epochs
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _config(folder, tmp_path, strategy):
+    images, masks = folder
+    config = small_config(
+        images,
+        masks,
+        epochs=2,
+        batch_size=4,
+        loss="cross_entropy",
+        deterministic=True,
+        strategy=strategy,
+    )
+    config["data"]["augment"] = False
+    config["train"]["steps_per_epoch"] = None
+    path = tmp_path / f"{strategy}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _weights(run_dir):
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    return [np.asarray(w) for w in model.weights]
+
+
+def _assert_same(a, b):
+    history = [
+        json.loads((run_dir / "history.json").read_text()) for run_dir in (a, b)
+    ]
+    for ours, theirs in zip(*history, strict=True):
+        assert ours["loss"] == pytest.approx(theirs["loss"], abs=TOLERANCE)
+    for x, y in zip(_weights(a), _weights(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=TOLERANCE)
+
+
+def test_mirrored_on_two_cpus_equals_one_device(folder, tmp_path):
+    # One process (two logical CPUs must be set before TensorFlow starts)
+    # trains with MirroredStrategy, then on one device.
+    mirrored, single = tmp_path / "mirrored", tmp_path / "single"
+    script = textwrap.dedent(
+        f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from kerasseg.training import run
+        result = run.train({str(_config(folder, tmp_path, "mirrored"))!r},
+                           {str(mirrored)!r})
+        assert result["history"]
+        run.train({str(_config(folder, tmp_path, "default"))!r},
+                  {str(single)!r})
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _assert_same(mirrored, single)
+
+
+def test_multi_worker_is_refused_naming_the_keras_bug(folder, tmp_path):
+    # Two local workers (TF_CONFIG on 127.0.0.1) fail inside Keras 3's fit
+    # (keras-team/keras#20585); the config says so before anything runs.
+    from kerasseg.training import config
+
+    with pytest.raises(config.ConfigError, match="keras/issues/20585"):
+        config.load(_config(folder, tmp_path, "multi_worker"))

@@ -1,0 +1,68 @@
+"""Tiled prediction: whole-image equality when one tile covers it, close
+agreement and no seams when it does not."""
+
+import keras
+import numpy as np
+import pytest
+
+import kerasseg
+from kerasseg.training import predict
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(1)
+    return kerasseg.build("unet_classic_tiny", num_classes=3)
+
+
+def _image(size, seed=0):
+    rng = np.random.default_rng(seed)
+    blocks = rng.uniform(0, 255, (size[0] // 8, size[1] // 8, 3))
+    return blocks.repeat(8, 0).repeat(8, 1).astype("float32")
+
+
+def test_one_tile_equals_the_whole_image(model):
+    image = _image((48, 40))
+    got = predict.predict_tiled(model, image, tile=64)
+    want = _softmax(model.predict(image[None], verbose=0)[0])
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_tiles_agree_with_the_whole_image_without_seams(model):
+    image = _image((160, 224))
+    tiled = predict.predict_tiled(model, image, tile=64, overlap=0.25)
+    whole = _softmax(model.predict(image[None], verbose=0)[0])
+    assert tiled.shape == whole.shape
+    np.testing.assert_allclose(tiled.sum(-1), 1.0, atol=1e-5)
+    # Random weights give near-ties, so a few argmaxes flip; the
+    # probabilities themselves stay close.
+    assert np.abs(tiled - whole).mean() < 0.01
+    assert (tiled.argmax(-1) == whole.argmax(-1)).mean() > 0.95
+
+    # A seam shows as a jump between neighbouring rows (columns) that the
+    # whole-image prediction does not have. Tiles that meet without
+    # blending (overlap 0) have such jumps; blended ones far smaller.
+    def seam(p):
+        return max(
+            (
+                np.abs(np.diff(p, axis=a)).max(axis=(1 - a, 2))
+                - np.abs(np.diff(whole, axis=a)).max(axis=(1 - a, 2))
+            ).max()
+            for a in (0, 1)
+        )
+
+    plain = predict.predict_tiled(model, image, tile=64, overlap=0.0)
+    assert seam(tiled) < 0.25
+    assert seam(plain) > 2 * seam(tiled), (seam(plain), seam(tiled))
+
+
+def test_bad_arguments_are_named(model):
+    with pytest.raises(ValueError, match="overlap"):
+        predict.predict_tiled(model, _image((16, 16)), overlap=0.9)
+    with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
+        predict.predict_tiled(model, np.zeros((16, 16)))

@@ -1,0 +1,209 @@
+"""kerasseg train: run folder, resume after SIGKILL, NaN stop, CLI flow."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from kerasseg import cli
+from kerasseg.training import run
+from tests.training.conftest import small_config
+
+
+def _write_config(path, config):
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _train_command(config_path, run_dir):
+    return [
+        sys.executable,
+        "-m",
+        "kerasseg.cli",
+        "train",
+        str(config_path),
+        "--run-dir",
+        str(run_dir),
+    ]
+
+
+def _weights(path):
+    model = keras.saving.load_model(path)
+    return [np.asarray(w) for w in model.weights]
+
+
+def test_sigkill_mid_epoch_then_same_command_resumes(folder, tmp_path):
+    images, masks = folder
+    # Deterministic ops and a per-epoch data seed: the resumed run must
+    # end with the weights of an uninterrupted one.
+    config = small_config(
+        images,
+        masks,
+        epochs=2,
+        steps_per_epoch=40,
+        deterministic=True,
+        verbose=2,
+    )
+    config["data"]["cache"] = True
+    config_path = _write_config(tmp_path / "c.yaml", config)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        _train_command(config_path, killed),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first = killed / "checkpoints" / "epoch-0001"
+    deadline = time.time() + 240
+    while not first.exists() and time.time() < deadline:
+        assert process.poll() is None, "training ended before epoch 1 saved"
+        time.sleep(0.05)
+    time.sleep(0.5)  # into epoch 2 (40 steps take several seconds)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (killed / "checkpoints" / "epoch-0002").exists(), (
+        "epoch 2 finished before the kill; the test needs longer epochs"
+    )
+    assert not (killed / "model.keras").exists()
+
+    resumed = subprocess.run(
+        _train_command(config_path, killed),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert (
+        "Resuming" in resumed.stdout and "after epoch 1 of 2" in resumed.stdout
+    )
+    # Epoch 1 is not redone: Keras prints "Epoch 2/2" only.
+    assert "Epoch 1/2" not in resumed.stdout
+    assert "Epoch 2/2" in resumed.stdout
+    history = json.loads((killed / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2]
+    names = sorted(os.listdir(killed / "checkpoints"))
+    assert names == ["epoch-0001", "epoch-0002"]  # nothing half-written
+
+    straight = tmp_path / "straight"
+    done = subprocess.run(
+        _train_command(config_path, straight),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    for a, b in zip(
+        _weights(killed / "model.keras"), _weights(straight / "model.keras")
+    ):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    final = json.loads((straight / "history.json").read_text())
+    assert final[-1]["loss"] == pytest.approx(history[-1]["loss"], abs=1e-6)
+
+
+def test_nan_loss_stops_naming_epoch_and_batch(folder, tmp_path):
+    images, masks = folder
+    config = small_config(images, masks, epochs=3, batch_size=2)
+    clean = tf.data.Dataset.from_tensor_slices(
+        (
+            np.full((8, 32, 32, 3), 100.0, "float32"),
+            np.zeros((8, 32, 32), "int32"),
+        )
+    )
+
+    def data(epoch):
+        if epoch < 1:
+            return clean.batch(2)
+        # The third batch of epoch 2 holds a NaN pixel.
+        x = np.full((8, 32, 32, 3), 100.0, "float32")
+        x[5, 3, 3, 0] = np.nan
+        return tf.data.Dataset.from_tensor_slices(
+            (x, np.zeros((8, 32, 32), "int32"))
+        ).batch(2)
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(run.TrainingDiverged, match="epoch 2, batch 3") as info:
+        run.train(config, run_dir, train_data=data)
+    assert "epoch-0001" in str(info.value)
+    assert sorted(os.listdir(run_dir / "checkpoints")) == ["epoch-0001"]
+    assert not (run_dir / "model.keras").exists()
+
+
+def test_cli_train_evaluate_predict_export(folder, tmp_path, capsys):
+    images, masks = folder
+    config = small_config(images, masks, epochs=2)
+    config["export"]["saved_model"] = True
+    config_path = _write_config(tmp_path / "c.yaml", config)
+    run_dir = tmp_path / "run"
+    assert cli.main(["train", str(config_path), "--run-dir", str(run_dir)]) == 0
+    for name in (
+        "config.yaml",
+        "best.weights.h5",
+        "history.csv",
+        "evaluation.json",
+        "evaluation.md",
+        "model.keras",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    saved = json.loads((run_dir / "evaluation.json").read_text())
+    assert [r["class"] for r in saved["classes"]] == ["background", "square"]
+    capsys.readouterr()
+
+    # evaluate: the run's validation data gives the saved evaluation.
+    assert cli.main(["evaluate", str(run_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "| square |" in table and f"{saved['mean']['iou']:.4f}" in table
+
+    out = tmp_path / "predicted"
+    assert (
+        cli.main(
+            [
+                "predict",
+                str(run_dir),
+                str(images),
+                "--out",
+                str(out),
+                "--tile",
+                "16",
+            ]
+        )
+        == 0
+    )
+    from PIL import Image
+
+    model = keras.saving.load_model(run_dir / "model.keras")
+    mask = np.asarray(Image.open(out / "0.png"))
+    assert mask.shape == (32, 32) and set(np.unique(mask)) <= {0, 1}
+    assert (out / "0_overlay.png").is_file()
+
+    exported = run_dir / "export" / "unet_classic_tiny" / "1"
+    loaded = tf.saved_model.load(str(exported))
+    image = np.asarray(Image.open(images / "0.png"), "float32")[None]
+    answer = loaded.signatures["serving_default"](images=tf.constant(image))
+    np.testing.assert_array_equal(
+        answer["class_ids"][0], model.predict(image, verbose=0)[0].argmax(-1)
+    )
+
+
+def test_cli_train_rejects_a_bad_config_before_training(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "model: {name: unet_tiny, num_classes: 2}\n"
+        "data: {dataset: nuclei}\ntrain: {epohcs: 3}\n"
+    )
+    assert cli.main(["train", str(path), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "Unknown key 'train.epohcs'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
