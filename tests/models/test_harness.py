@@ -138,16 +138,20 @@ def test_every_trainable_variable_gets_a_gradient(name):
         assert np.abs(grad).max() > 0, f"{variable.path}: all-zero gradient"
 
 
-# XLA compilation takes 12–50 s per tiny model on 2 CPU cores, so the
-# default run compiles the cheapest three (a U-Net, an FCN, an autoencoder)
-# with XLA and trains the others in graph mode; --run-large compiles all.
+# Tracing a train step takes 10–20 s per tiny model on 2 CPU cores and
+# XLA adds 5–30 s, so the default run trains five models: the cheapest
+# three under XLA, two FCNs in graph mode. --run-large trains every model
+# both ways. (Every model's gradients reach every variable in the
+# default run: test_every_trainable_variable_gets_a_gradient.)
 XLA_BY_DEFAULT = {"unet_classic_tiny", "fcn16s_tiny", "conv_autoencoder_tiny"}
-TRAINING = [
-    (name, True) if name in XLA_BY_DEFAULT else (name, False) for name in TINY
-] + [
-    pytest.param(name, True, marks=pytest.mark.large)
+GRAPH_BY_DEFAULT = {"fcn8s_tiny", "fcn32s_tiny"}
+TRAINING = [(name, True) for name in sorted(XLA_BY_DEFAULT)]
+TRAINING += [(name, False) for name in sorted(GRAPH_BY_DEFAULT)]
+TRAINING += [
+    pytest.param(name, jit, marks=pytest.mark.large)
     for name in TINY
-    if name not in XLA_BY_DEFAULT
+    for jit in (False, True)
+    if (name, jit) not in TRAINING
 ]
 
 
