@@ -363,6 +363,12 @@ def _check(config):
                 "data.val_images and data.val_masks go together; got only "
                 "one of them."
             )
+        if not data["val_images"] and train["monitor"].startswith("val_"):
+            raise ConfigError(
+                f"train.monitor={train['monitor']!r} needs validation data: "
+                "set data.val_images and data.val_masks, or monitor a "
+                "training value (e.g. train.monitor='mean_iou')."
+            )
     names = data["class_names"]
     wanted = 2 if mode == "binary" else classes
     if names is not None and len(names) != wanted:

@@ -252,6 +252,9 @@ def train(
     Raises:
         ConfigError: a config that cannot run (before anything trains).
         TrainingDiverged: the loss became NaN or infinite.
+
+    `train.deterministic: true` turns TensorFlow's op determinism on for
+    the rest of the process (TensorFlow cannot turn it off again).
     """
     if isinstance(config, dict):
         config = config_module.load(raw=config, overrides=overrides)
@@ -296,6 +299,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
     make_data = _epoch_data(config, train_data)
     first = make_data(0)
     steps = _steps(config, first)
+    given_val = val_data
     if val_data is None:
         val_data = builders.dataset(
             config, "val", val_batch_size=strategy.num_replicas_in_sync
@@ -373,15 +377,19 @@ def _train(config, out_dir, strategy, train_data, val_data):
     # get is what is measured, and a multi-replica model would split the
     # one-image evaluation batches.
     model = keras.saving.load_model(model_path)
-    if val_data is None or strategy.num_replicas_in_sync > 1:
-        val_data = builders.dataset(config, "val")
-    metric = builders.confusion_metric(config)
+    eval_data = given_val
+    if eval_data is None:
+        eval_data = builders.dataset(config, "val")
+    split = "validation"
+    if eval_data is None:  # no validation data: say so in the result
+        eval_data, split = make_data(0).take(steps), "training"
     result = evaluation.evaluate(
         model,
-        val_data if val_data is not None else make_data(0).take(steps),
-        metric,
+        eval_data,
+        builders.confusion_metric(config),
         class_names=config["data"]["class_names"],
     )
+    result["data"] = split
     evaluation.save(
         result,
         os.path.join(out_dir, "evaluation.json"),

@@ -88,6 +88,13 @@ def test_defaults_fill_in_and_overrides_are_typed():
             {"model": {"name": "unet_tiny", "num_classes": 2}},
             r"data.train_images is required",
         ),
+        (
+            {
+                "model": {"name": "unet_tiny", "num_classes": 2},
+                "data": {"train_images": "a", "train_masks": "b"},
+            },
+            r"train.monitor='val_mean_iou' needs validation data",
+        ),
     ],
 )
 def test_bad_configs_are_rejected_naming_the_key(raw, message):
