@@ -38,8 +38,8 @@ class Signatures:
         self.image_size = image_size
         self.threshold = threshold
         self.channels = model.input_shape[-1]
-        # One traced model for all three signatures: each traces the model
-        # graph once, and the SavedModel stores it once.
+        # One traced model shared by the three signatures: the model graph
+        # is traced once and stored once in the SavedModel.
         self._model_fn = tf.function(
             lambda images: model(images, training=False),
             input_signature=[
