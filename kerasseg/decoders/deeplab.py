@@ -4,14 +4,17 @@ import keras
 
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
+from kerasseg.layers import atrous
 from kerasseg.layers.resize import BilinearUpsample
 from kerasseg.layers.resize import ResizeToReference
 
 
 def _conv_bn_relu(x, filters, kernel, *, name, dilation=1, separable=False):
-    conv = keras.layers.Conv2D
+    # The atrous layers equal keras.layers' but skip the taps of a dilated
+    # kernel that only read padding (ASPP's rates on small maps).
+    conv = atrous.Conv2D
     if separable and kernel > 1:
-        conv = keras.layers.SeparableConv2D
+        conv = atrous.SeparableConv2D
     x = conv(
         filters,
         kernel,

@@ -21,6 +21,7 @@ import numpy as np
 
 from kerasseg import _validation as check
 from kerasseg.encoders.base import key_of
+from kerasseg.layers import atrous
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
 
 OUTPUT_STRIDES = (None, 8, 16, 32)
@@ -82,8 +83,9 @@ def dilate(config, output_stride):
     Walks the layers in graph order, tracking each output's stride. A
     layer that would take the stride past `output_stride` keeps stride 1
     instead, and every later convolution gets the dilation that keeps its
-    receptive field (Chen et al., DeepLab). Kernel shapes do not change, so
-    the original weights still fit. A 'valid' strided convolution behind
+    receptive field (Chen et al., DeepLab), as a `kerasseg.layers.atrous`
+    layer of the same class name. Kernel shapes do not change, so the
+    original weights still fit. A 'valid' strided convolution behind
     its own ZeroPadding2D (MobileNetV2, EfficientNet) becomes 'same' with
     the padding layer set to zero.
 
@@ -123,6 +125,11 @@ def dilate(config, output_stride):
                     f"padding={cfg.get('padding')!r} without a stride."
                 )
             cfg["dilation_rate"] = [d_in, d_in]
+            # The same layer, computed without the taps that only read
+            # padding (kerasseg.layers.atrous); same variables and weight
+            # file keys.
+            layer["module"] = atrous.__name__
+            layer["registered_name"] = f"kerasseg>{kind}"
     return stride
 
 

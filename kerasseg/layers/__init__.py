@@ -1,6 +1,7 @@
 """Custom layers. Each is registered, so `.keras` files reload after
 `import kerasseg` with `safe_mode=True` and no `custom_objects`."""
 
+from kerasseg.layers import atrous
 from kerasseg.layers.attention import AttentionGate
 from kerasseg.layers.noise import RandomMasking
 from kerasseg.layers.padding import CropToReference
@@ -12,6 +13,7 @@ from kerasseg.layers.transformer import PositionEmbedding2D
 from kerasseg.layers.transformer import TransformerBlock
 
 __all__ = [
+    "atrous",
     "AttentionGate",
     "BilinearUpsample",
     "CropToReference",
