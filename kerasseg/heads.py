@@ -8,10 +8,16 @@ never see float16 values.
 import keras
 
 from kerasseg import _validation as check
+from kerasseg.layers.resize import BilinearUpsample
 
 
-def _conv_head(x, channels, activation, name):
-    x = keras.layers.Conv2D(channels, 1, name=f"{name}_conv")(x)
+def _output(x, activation, upsample, name):
+    if upsample > 1:
+        # Upsampling the scores rather than the features: a 1×1 convolution
+        # and bilinear interpolation (weights summing to one) commute, so
+        # the output is the same, and the full-size map has `num_classes`
+        # channels instead of the decoder's hundreds.
+        x = BilinearUpsample(upsample, name=f"{name}_upsample")(x)
     # A float32 dtype policy makes this layer cast its input up; under
     # "mixed_float16" the output is therefore float32.
     return keras.layers.Activation(
@@ -19,7 +25,14 @@ def _conv_head(x, channels, activation, name):
     )(x)
 
 
-def segmentation_head(x, num_classes, *, activation=None, name="head"):
+def _conv_head(x, channels, activation, upsample, name):
+    x = keras.layers.Conv2D(channels, 1, name=f"{name}_conv")(x)
+    return _output(x, activation, upsample, name)
+
+
+def segmentation_head(
+    x, num_classes, *, activation=None, upsample=1, name="head"
+):
     """1×1 convolution to one channel per class.
 
     Args:
@@ -29,6 +42,8 @@ def segmentation_head(x, num_classes, *, activation=None, name="head"):
             Multi-label: N channels, each with its own sigmoid.
         activation: None for logits (default), "sigmoid", "softmax" or any
             Keras activation. "softmax" over 1 channel is refused.
+        upsample: bilinear upsampling factor of the scores, for decoders
+            that stop short of the input's resolution (DeepLabV3+).
         name: prefix of the layer names.
 
     Returns:
@@ -36,10 +51,13 @@ def segmentation_head(x, num_classes, *, activation=None, name="head"):
     """
     num_classes = check.positive_int("num_classes", num_classes)
     activation = check.activation(activation, num_classes)
-    return _conv_head(x, num_classes, activation, name)
+    upsample = check.positive_int("upsample", upsample)
+    return _conv_head(x, num_classes, activation, upsample, name)
 
 
-def reconstruction_head(x, channels, *, activation=None, name="head"):
+def reconstruction_head(
+    x, channels, *, activation=None, upsample=1, name="head"
+):
     """1×1 convolution back to the image's channels (for autoencoders).
 
     Args:
@@ -47,6 +65,7 @@ def reconstruction_head(x, channels, *, activation=None, name="head"):
         channels: channels of the reconstructed image.
         activation: None for a linear output (default), or e.g. "sigmoid"
             for images scaled to [0, 1].
+        upsample: bilinear upsampling factor of the output.
         name: prefix of the layer names.
 
     Returns:
@@ -54,22 +73,23 @@ def reconstruction_head(x, channels, *, activation=None, name="head"):
     """
     channels = check.positive_int("channels", channels)
     activation = check.activation(activation, channels)
-    return _conv_head(x, channels, activation, name)
+    upsample = check.positive_int("upsample", upsample)
+    return _conv_head(x, channels, activation, upsample, name)
 
 
-def activation_head(x, *, activation=None, name="head"):
+def activation_head(x, *, activation=None, upsample=1, name="head"):
     """Only the output activation (float32), for decoders that already
     produce one channel per class (FCN's score maps).
 
     Args:
         x: class scores.
         activation: None for logits (default), "sigmoid", "softmax", ….
+        upsample: bilinear upsampling factor of the scores.
         name: prefix of the layer name.
     """
     activation = check.activation(activation, x.shape[-1])
-    return keras.layers.Activation(
-        activation or "linear", dtype="float32", name=f"{name}_activation"
-    )(x)
+    upsample = check.positive_int("upsample", upsample)
+    return _output(x, activation, upsample, name)
 
 
 def classification_head(

@@ -3,7 +3,8 @@
 `compose` builds the Functional graph
 
     image → [corruption] → [pad to a multiple of the stride] → encoder
-          → decoder → [upsample to stride 1] → head → [crop back] → output
+          → decoder → head [scores upsampled to stride 1] → [crop back]
+          → output
 
 so that every model takes any height and width, returns an output of
 exactly the input's size, and has its encoder nested as one layer named
@@ -22,7 +23,6 @@ from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.base import total_stride
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
-from kerasseg.layers.resize import BilinearUpsample
 
 
 def _needs_padding(input_shape, stride):
@@ -79,10 +79,9 @@ def encode(input_shape, encoder, *, corruption=()):
 
 
 def to_input_size(y, encoded, *, stride, head, prefix=""):
-    """Decoder output at `stride` → [upsample] → head → [crop back]."""
-    if stride > 1:
-        y = BilinearUpsample(stride, name=f"{prefix}upsample")(y)
-    y = head(y)
+    """Decoder output at `stride` → head (which upsamples its scores by
+    `stride`) → [crop back]."""
+    y = head(y, upsample=stride)
     if encoded.padded:
         y = CropToReference(name=f"{prefix}crop")([y, encoded.inputs])
     return y
