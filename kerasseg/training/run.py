@@ -189,15 +189,44 @@ def strategy_for(name):
 
 
 def jit_compile_for(setting, deterministic=False):
-    """XLA or not: "on", "off", or "auto" — XLA on GPUs, and on CPUs too,
-    where `python benchmarks/models.py` measured XLA training 1.2–1.5×
-    faster for every U-Net-family model (docs/benchmarks.md). Keras runs
-    deterministic TensorFlow ops without XLA, so "auto" is off then."""
+    """XLA or not: True for "on", False for "off", None for "auto" (to be
+    measured, `kerasseg.training.xla`). Keras runs deterministic
+    TensorFlow ops without XLA, so "auto" is off then."""
     if setting == "on":
         return True
     if setting == "off" or deterministic:
         return False
-    return True
+    return None
+
+
+def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
+    """The faster of XLA and graph execution for this model, batch and
+    device, measured once per run on a copy of the model and kept in
+    `compile.json` (a resumed run reads it back)."""
+    path = os.path.join(out_dir, "compile.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)["jit_compile"]
+    from kerasseg.training import xla
+
+    # A fresh pipeline for epoch 0, so the one training uses is untouched.
+    x, y = next(iter(make_data(0).take(1)))
+    jit, seconds = xla.choose_jit_compile(
+        model,
+        x,
+        y,
+        loss=compile_args["loss"],
+        optimizer=compile_args["optimizer"],
+    )
+    _atomic_json({"jit_compile": jit, "seconds_per_step": seconds}, path)
+    if config["train"]["verbose"]:
+        times = ", ".join(
+            f"{k} {v:.3f} s/step"
+            for k, v in seconds.items()
+            if isinstance(v, float)
+        )
+        print(f"jit_compile auto: {times} → {'XLA' if jit else 'graph'}")
+    return jit
 
 
 # --- The run ---------------------------------------------------------------
@@ -318,14 +347,17 @@ def _train(config, out_dir, strategy, train_data, val_data):
 
     with strategy.scope():
         model = builders.model(config)
-        model.compile(
+        compile_args = dict(
             optimizer=builders.optimizer(config, steps),
             loss=builders.loss(config, class_weights),
             metrics=builders.metrics(config),
-            jit_compile=jit_compile_for(
-                cfg["jit_compile"], cfg["deterministic"]
-            ),
         )
+        jit = jit_compile_for(cfg["jit_compile"], cfg["deterministic"])
+        if jit is None:
+            jit = _measured_jit_compile(
+                config, model, make_data, out_dir, compile_args
+            )
+        model.compile(**compile_args, jit_compile=jit)
         checkpoints = _checkpoints(out_dir)
         state = {"epoch": 0, "best": None, "history": []}
         if checkpoints:

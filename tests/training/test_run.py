@@ -211,3 +211,25 @@ def test_cli_train_rejects_a_bad_config_before_training(tmp_path, capsys):
     assert cli.main(["train", str(path), "--run-dir", str(tmp_path / "r")]) == 2
     assert "Unknown key 'train.epohcs'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_auto_jit_compile_is_measured_once_and_kept(
+    folder, tmp_path, monkeypatch
+):
+    images, masks = folder
+    config = small_config(images, masks, epochs=1, jit_compile="auto")
+    run_dir = tmp_path / "run"
+    run.train(config, run_dir)
+    record = json.loads((run_dir / "compile.json").read_text())
+    seconds = record["seconds_per_step"]
+    assert seconds["graph"] > 0 and seconds["xla"] > 0
+    assert record["jit_compile"] == (seconds["xla"] < seconds["graph"])
+
+    # The same command again (a resume) reads the choice back.
+    from kerasseg.training import xla
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(xla, "choose_jit_compile", refuse)
+    assert run.train(config, run_dir)["resumed_from"] == 1
