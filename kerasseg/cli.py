@@ -56,6 +56,20 @@ def _parser():
         "--run-dir",
         help="the run folder (default: runs/<config file name>)",
     )
+    # Shorthands for the compute settings (same as --set train.KEY=VALUE);
+    # the config check rejects values it does not know, naming them.
+    for flag, key, values in (
+        ("--jit-compile", "jit_compile", "auto|on|off"),
+        ("--precision", "precision", "float32|mixed_float16|mixed_bfloat16"),
+        ("--strategy", "strategy", "default|mirrored"),
+    ):
+        train.add_argument(
+            flag,
+            metavar=values,
+            help=f"train.{key} (auto measures XLA and graph steps)"
+            if key == "jit_compile"
+            else f"train.{key}",
+        )
     evaluate = commands.add_parser(
         "evaluate",
         help="per-class IoU/Dice/precision/recall of a model",
@@ -203,7 +217,12 @@ def _train(args):
     run_dir = args.run_dir or os.path.join(
         "runs", os.path.splitext(os.path.basename(args.config))[0]
     )
-    result = run.train(args.config, run_dir, overrides=args.overrides)
+    overrides = list(args.overrides)
+    for key in ("jit_compile", "precision", "strategy"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides.append(f"train.{key}={value}")
+    result = run.train(args.config, run_dir, overrides=overrides)
     print(f"Run folder: {result['run_dir']}")
     return 0
 

@@ -1,8 +1,11 @@
 """Configs are checked before anything trains; errors name the key."""
 
 import pytest
+import yaml
 
+from kerasseg import cli
 from kerasseg.training import config
+from tests.training.conftest import small_config
 
 BASE = {
     "model": {"name": "unet_tiny", "num_classes": 2},
@@ -134,3 +137,18 @@ def test_every_example_config_is_valid():
     assert files
     for path in files:
         config.load(path)
+
+
+def test_cli_compute_flags_are_checked_like_config_keys(
+    folder, tmp_path, capsys
+):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(small_config(*folder)))
+    for flag, value, key in (
+        ("--jit-compile", "sometimes", "train.jit_compile"),
+        ("--precision", "float64", "train.precision"),
+        ("--strategy", "tpu", "train.strategy"),
+    ):
+        assert cli.main(["train", str(path), flag, value]) == 2
+        message = capsys.readouterr().err
+        assert key in message and value in message, message
