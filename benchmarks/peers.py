@@ -1,0 +1,413 @@
+"""kerasseg beside its peers, same architecture, input and batch, in one run.
+
+Groups (random weights, float32, 2 classes):
+
+- unet: kerasseg `unet` (batch norm, transposed convolutions) and
+  keras-unet-collection `unet_2d` with the same filters, batch norm and
+  transposed convolutions; segmentation_models.pytorch `Unet(vgg13_bn)`,
+  its nearest U-Net, for reference;
+- attention_unet: kerasseg `attention_unet` and keras-unet-collection
+  `att_unet_2d` (additive attention, batch norm);
+- deeplabv3plus: kerasseg `deeplabv3plus_resnet50` (output stride 16),
+  keras-hub `DeepLabV3ImageSegmenter` over a ResNet50 built from config,
+  and segmentation_models.pytorch `DeepLabV3Plus(resnet50)`.
+
+Each implementation runs in a worker process of its own (TensorFlow and
+PyTorch never share one); the workers take turns, round after round, so
+a slow phase of the machine hits all of them. Reported per
+implementation: parameters, forward GFLOP per image, batch-1 latency,
+batch-8 inference images/s, training images/s (batch 8, Adam,
+cross-entropy), each Keras figure with and without XLA, as ratios to
+kerasseg and as a fraction of the machine's matmul peak. Peers that are
+not installed are skipped (`pip install -e ".[peers]"`, plus PyTorch).
+
+    python benchmarks/peers.py --groups unet attention_unet deeplabv3plus
+
+A benchmark, not a test: nothing here asserts a speed.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+FILTERS = [64, 128, 256, 512, 1024]
+
+# group → implementations: (name, framework, module that must be installed)
+GROUPS = {
+    "unet": [
+        ("kerasseg unet", "keras", "kerasseg"),
+        ("KUC unet_2d", "keras", "keras_unet_collection"),
+        ("SMP Unet(vgg13_bn)", "torch", "segmentation_models_pytorch"),
+    ],
+    "attention_unet": [
+        ("kerasseg attention_unet", "keras", "kerasseg"),
+        ("KUC att_unet_2d", "keras", "keras_unet_collection"),
+    ],
+    "deeplabv3plus": [
+        ("kerasseg deeplabv3plus_resnet50", "keras", "kerasseg"),
+        ("KH DeepLabV3+ (ResNet50)", "keras", "keras_hub"),
+        ("SMP DeepLabV3Plus(resnet50)", "torch", "segmentation_models_pytorch"),
+    ],
+}
+
+
+# === Workers: build one model, then time it on request ===
+
+
+def _build_keras(name, size):
+    import kerasseg
+
+    shape = (size, size, 3)
+    if name == "kerasseg unet":
+        return kerasseg.build("unet", input_shape=shape, num_classes=2)
+    if name == "kerasseg attention_unet":
+        return kerasseg.build(
+            "attention_unet", input_shape=shape, num_classes=2
+        )
+    if name == "kerasseg deeplabv3plus_resnet50":
+        return kerasseg.build(
+            "deeplabv3plus_resnet50", input_shape=shape, num_classes=2
+        )
+    if name.startswith("KUC"):
+        from keras_unet_collection import models
+
+        build = models.unet_2d if "att" not in name else models.att_unet_2d
+        return build(
+            shape,
+            FILTERS,
+            n_labels=2,
+            output_activation=None,
+            batch_norm=True,
+            pool="max",
+            unpool=False,
+            weights=None,
+        )
+    if name.startswith("KH"):
+        import keras_hub
+
+        resnet = keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64],
+            input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 128, 256, 512],
+            stackwise_num_blocks=[3, 4, 6, 3],
+            stackwise_num_strides=[1, 2, 2, 2],
+            block_type="bottleneck_block",
+            image_shape=shape,
+        )
+        backbone = keras_hub.models.DeepLabV3Backbone(
+            image_encoder=resnet,
+            spatial_pyramid_pooling_key="P5",
+            upsampling_size=4,
+            dilation_rates=[6, 12, 18],
+            low_level_feature_key="P2",
+            image_shape=shape,
+        )
+        return keras_hub.models.DeepLabV3ImageSegmenter(
+            backbone=backbone, num_classes=2
+        )
+    raise ValueError(f"unknown Keras implementation {name!r}")
+
+
+def _build_torch(name):
+    import segmentation_models_pytorch as smp
+
+    if name == "SMP Unet(vgg13_bn)":
+        return smp.Unet("vgg13_bn", encoder_weights=None, classes=2)
+    if name == "SMP DeepLabV3Plus(resnet50)":
+        return smp.DeepLabV3Plus("resnet50", encoder_weights=None, classes=2)
+    raise ValueError(f"unknown PyTorch implementation {name!r}")
+
+
+def _median_time(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _keras_worker(name, size):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    sys.path.insert(0, str(HERE))
+    from models import forward_flops
+    from models import matmul_gflops
+
+    rng = np.random.default_rng(0)
+    x1 = tf.constant(rng.uniform(0, 255, (1, size, size, 3)), tf.float32)
+    x8 = tf.constant(rng.uniform(0, 255, (8, size, size, 3)), tf.float32)
+    y8 = tf.constant(rng.integers(0, 2, (8, size, size)), tf.int32)
+    model = _build_keras(name, size)
+    infos = {
+        "params": model.count_params(),
+        "gflop": forward_flops(model, size, 3) / 1e9,
+        "peak": matmul_gflops(),
+    }
+    steps = {}
+    for xla in (False, True):
+        tag = "xla" if xla else "graph"
+        infer = tf.function(lambda x: model(x, training=False), jit_compile=xla)
+        steps[f"b1_{tag}"] = lambda infer=infer: infer(x1).numpy()
+        steps[f"b8_{tag}"] = lambda infer=infer: infer(x8).numpy()
+        trainee = _build_keras(name, size)
+        trainee.compile(
+            keras.optimizers.Adam(),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            jit_compile=xla,
+        )
+        steps[f"train_{tag}"] = lambda t=trainee: t.train_on_batch(x8, y8)
+    return infos, steps
+
+
+def _torch_worker(name, size):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(0)
+    model = _build_torch(name)
+    x1 = torch.rand(1, 3, size, size) * 255
+    x8 = torch.rand(8, 3, size, size) * 255
+    y8 = torch.randint(0, 2, (8, size, size))
+    model.eval()
+    with torch.inference_mode():
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(x1)
+    a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+    torch.mm(a, b)
+    peak = 2 * 4096**3 / _median_time(lambda: torch.mm(a, b), 5) / 1e9
+    infos = {
+        "params": sum(p.numel() for p in model.parameters()),
+        "gflop": counter.get_total_flops() / 1e9,
+        "peak": peak,
+    }
+    optimizer = torch.optim.Adam(model.parameters())
+    loss = torch.nn.CrossEntropyLoss()
+
+    def infer(x):
+        model.eval()
+        with torch.inference_mode():
+            model(x)
+
+    def train():
+        model.train()
+        optimizer.zero_grad()
+        loss(model(x8), y8).backward()
+        optimizer.step()
+
+    steps = {
+        "b1_graph": lambda: infer(x1),
+        "b8_graph": lambda: infer(x8),
+        "train_graph": train,
+    }
+    return infos, steps
+
+
+def worker(name, framework, size, repeats):
+    """Answers on stdout: one JSON line of facts, then one line of
+    timings (seconds per call, medians) per 'round' line on stdin."""
+    make = _keras_worker if framework == "keras" else _torch_worker
+    out = sys.stdout
+    sys.stdout = sys.stderr  # keep library prints off the answer channel
+    infos, steps = make(name, size)
+    out.write(json.dumps(infos) + "\n")
+    out.flush()
+    first = True
+    for line in sys.stdin:
+        if line.strip() != "round":
+            break
+        timings = {}
+        for key, step in steps.items():
+            for _ in range(2 if first else 1):  # warm-up (and compile)
+                step()
+            timings[key] = _median_time(step, repeats)
+        first = False
+        out.write(json.dumps(timings) + "\n")
+        out.flush()
+
+
+# === The coordinator ===
+
+
+def _start(name, framework, args):
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        name,
+        framework,
+        "--size",
+        str(args.size),
+        "--repeats",
+        str(args.repeats),
+    ]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    return process, json.loads(process.stdout.readline())
+
+
+def run_group(group, args):
+    available = [
+        (name, framework)
+        for name, framework, module in GROUPS[group]
+        if importlib.util.find_spec(module) is not None
+        and (framework != "torch" or importlib.util.find_spec("torch"))
+    ]
+    skipped = [n for n, _, _ in GROUPS[group] if (n, _) not in available]
+    results = {}
+    # Built one at a time (building also measures FLOPs and the peak),
+    # then timed in turns.
+    workers = {}
+    for name, framework in available:
+        print(f"  building {name} …", flush=True)
+        workers[name], results[name] = _start(name, framework, args)
+        results[name]["framework"] = framework
+        results[name]["rounds"] = []
+    for r in range(args.rounds):
+        for name, process in workers.items():
+            print(f"  round {r + 1}: {name} …", flush=True)
+            process.stdin.write("round\n")
+            process.stdin.flush()
+            results[name]["rounds"].append(
+                json.loads(process.stdout.readline())
+            )
+    for process in workers.values():
+        process.stdin.close()
+        process.wait()
+    for row in results.values():
+        keys = row["rounds"][0]
+        row["seconds"] = {
+            k: statistics.median(t[k] for t in row["rounds"]) for k in keys
+        }
+    return {"implementations": results, "skipped": skipped}
+
+
+def _best(seconds, kind):
+    values = [v for k, v in seconds.items() if k.startswith(kind)]
+    return min(values)
+
+
+def markdown(result):
+    peak = result["peak"]
+    lines = [
+        f"Machine: {result['machine']}; {result['versions']}; input "
+        f"{result['size']}×{result['size']}×3, float32, 2 classes; "
+        f"matmul peak {peak:.0f} GFLOP/s; medians of {result['rounds']} "
+        f"interleaved rounds of {result['repeats']} timed calls.",
+        "",
+    ]
+    for group, data in result["groups"].items():
+        rows = data["implementations"]
+        ours = next(r for n, r in rows.items() if n.startswith("kerasseg"))
+        lines += [
+            f"### {group}",
+            "",
+            "| implementation | params (M) | GFLOP/img | b1 ms | b1 ms XLA "
+            "| b8 img/s | b8 img/s XLA | train img/s | train img/s XLA "
+            "| best infer × kerasseg | best train × kerasseg "
+            "| train % peak |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, r in rows.items():
+            s = r["seconds"]
+
+            def cell(key, scale, digits, s=s):
+                return f"{scale(s[key]):.{digits}f}" if key in s else "–"
+
+            train = 8 / _best(s, "train")
+            infer = 8 / _best(s, "b8")
+            ours_train = 8 / _best(ours["seconds"], "train")
+            ours_infer = 8 / _best(ours["seconds"], "b8")
+            lines.append(
+                f"| {name} | {r['params'] / 1e6:.2f} | {r['gflop']:.2f} "
+                f"| {cell('b1_graph', lambda v: v * 1e3, 1)} "
+                f"| {cell('b1_xla', lambda v: v * 1e3, 1)} "
+                f"| {cell('b8_graph', lambda v: 8 / v, 2)} "
+                f"| {cell('b8_xla', lambda v: 8 / v, 2)} "
+                f"| {cell('train_graph', lambda v: 8 / v, 2)} "
+                f"| {cell('train_xla', lambda v: 8 / v, 2)} "
+                f"| {infer / ours_infer:.2f} | {train / ours_train:.2f} "
+                # A training step costs about three forward passes.
+                f"| {100 * 3 * r['gflop'] * train / peak:.0f} |"
+            )
+        if data["skipped"]:
+            lines.append("")
+            lines.append(f"Not installed: {', '.join(data['skipped'])}.")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _versions():
+    import importlib.metadata as md
+
+    found = []
+    for package in (
+        "tensorflow",
+        "keras",
+        "kerasseg",
+        "keras-unet-collection",
+        "keras-hub",
+        "torch",
+        "segmentation-models-pytorch",
+    ):
+        try:
+            found.append(f"{package} {md.version(package)}")
+        except md.PackageNotFoundError:
+            pass
+    return ", ".join(found)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--groups", nargs="+", default=list(GROUPS))
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--worker", nargs=2, metavar=("NAME", "FRAMEWORK"))
+    parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(*args.worker, args.size, args.repeats)
+    sys.path.insert(0, str(HERE))
+    from models import _machine
+
+    result = {
+        "machine": _machine(),
+        "platform": platform.platform(),
+        "versions": _versions(),
+        "size": args.size,
+        "rounds": args.rounds,
+        "repeats": args.repeats,
+        "groups": {},
+    }
+    for group in args.groups:
+        print(f"{group}:", flush=True)
+        result["groups"][group] = run_group(group, args)
+    result["peak"] = max(
+        r["peak"]
+        for g in result["groups"].values()
+        for r in g["implementations"].values()
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"peers_{args.size}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    table = markdown(result)
+    stem.with_suffix(".md").write_text(table)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
