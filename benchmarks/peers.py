@@ -104,8 +104,10 @@ def _build_keras(name, size):
         )
         backbone = keras_hub.models.DeepLabV3Backbone(
             image_encoder=resnet,
+            # keras-hub's presets: ASPP on the stride-32 "P5", upsampled
+            # ×8 to the stride-4 "P2".
             spatial_pyramid_pooling_key="P5",
-            upsampling_size=4,
+            upsampling_size=8,
             dilation_rates=[6, 12, 18],
             low_level_feature_key="P2",
             image_shape=shape,
@@ -148,7 +150,8 @@ def _keras_worker(name, size):
     rng = np.random.default_rng(0)
     x1 = tf.constant(rng.uniform(0, 255, (1, size, size, 3)), tf.float32)
     x8 = tf.constant(rng.uniform(0, 255, (8, size, size, 3)), tf.float32)
-    y8 = tf.constant(rng.integers(0, 2, (8, size, size)), tf.int32)
+    # (batch, h, w, 1) labels: keras-hub's segmenter metrics need the axis.
+    y8 = tf.constant(rng.integers(0, 2, (8, size, size, 1)), tf.int32)
     model = _build_keras(name, size)
     infos = {
         "params": model.count_params(),
@@ -256,7 +259,11 @@ def _start(name, framework, args):
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    return process, json.loads(process.stdout.readline())
+    line = process.stdout.readline()
+    if not line:  # the worker failed; its traceback is on stderr
+        process.wait()
+        return None, None
+    return process, json.loads(line)
 
 
 def run_group(group, args):
@@ -266,14 +273,22 @@ def run_group(group, args):
         if importlib.util.find_spec(module) is not None
         and (framework != "torch" or importlib.util.find_spec("torch"))
     ]
-    skipped = [n for n, _, _ in GROUPS[group] if (n, _) not in available]
+    skipped = [
+        f"{name} (not installed)"
+        for name, framework, _ in GROUPS[group]
+        if (name, framework) not in available
+    ]
     results = {}
     # Built one at a time (building also measures FLOPs and the peak),
     # then timed in turns.
     workers = {}
     for name, framework in available:
         print(f"  building {name} …", flush=True)
-        workers[name], results[name] = _start(name, framework, args)
+        process, infos = _start(name, framework, args)
+        if process is None:
+            skipped.append(f"{name} (failed to build, see stderr)")
+            continue
+        workers[name], results[name] = process, infos
         results[name]["framework"] = framework
         results[name]["rounds"] = []
     for r in range(args.rounds):
@@ -345,7 +360,7 @@ def markdown(result):
             )
         if data["skipped"]:
             lines.append("")
-            lines.append(f"Not installed: {', '.join(data['skipped'])}.")
+            lines.append(f"Not run: {', '.join(data['skipped'])}.")
         lines.append("")
     return "\n".join(lines)
 
