@@ -7,6 +7,7 @@ through Keras `predict_on_batch`, the SavedModel's `serving_default` and
 TFLite (batch 1). Random weights, random 0–255 images.
 
     python benchmarks/export.py [--models unet_tiny ...] [--size 64]
+    python benchmarks/export.py --speed-only --models unet --size 256
 
 A benchmark, not a test: the tests in tests/export assert the bounds.
 """
@@ -46,7 +47,24 @@ def _first_map(outputs, reference):
     return min(same, key=lambda o: np.abs(o - reference).max())
 
 
-def measure(name, size, folder):
+def speed(model, served, tflite_path, size, rng):
+    """Median ms of a batch of 8 through Keras and the SavedModel, and of
+    one image through TFLite, alternating Keras and SavedModel calls."""
+    eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
+    keras_ms, saved_ms = [], []
+    for _ in range(3):
+        keras_ms.append(_median_ms(lambda: model.predict_on_batch(eight), 3))
+        saved_ms.append(
+            _median_ms(lambda: served(images=tf.constant(eight)), 3)
+        )
+    return {
+        "keras_ms": statistics.median(keras_ms),
+        "saved_model_ms": statistics.median(saved_ms),
+        "tflite_b1_ms": _median_ms(lambda: run_tflite(tflite_path, eight[:1])),
+    }
+
+
+def measure(name, size, folder, speed_only=False):
     model = harness.build(name)
     rng = np.random.default_rng(0)
     shapes = [(2, size, size, 3), (1, size - 16, size + 16, 3)]
@@ -59,6 +77,9 @@ def measure(name, size, folder):
     row = {"model": name}
     saved = export.saved_model(model, folder, warmup_requests=False)
     served = tf.saved_model.load(saved).signatures["serving_default"]
+    if speed_only:
+        path = export.tflite(model, os.path.join(folder, "m.tflite"))
+        return {**row, **speed(model, served, path, size, rng)}
     task = harness.task(name)
     field = {"multitask": "mask_probabilities"}.get(task, "probabilities")
     diffs = []
@@ -95,23 +116,38 @@ def measure(name, size, folder):
         ref = keras_out(batches[0])
         got = _first_map(run_tflite(path, batches[0]), ref)
         row[quantization] = (got.argmax(-1) == ref.argmax(-1)).mean()
-    eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
-    row["keras_ms"] = _median_ms(lambda: model.predict_on_batch(eight))
-    row["saved_model_ms"] = _median_ms(
-        lambda: served(images=tf.constant(eight))
-    )
-    row["tflite_b1_ms"] = _median_ms(
-        lambda: run_tflite(files["tflite"], eight[:1])
-    )
-    return row
+    return {**row, **speed(model, served, files["tflite"], size, rng)}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=None)
     parser.add_argument("--size", type=int, default=64)
+    parser.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="only the timings (no parity, ONNX or quantized files)",
+    )
     args = parser.parse_args()
     names = args.models or kerasseg.list_models("*_tiny")
+    if args.speed_only:
+        print(
+            f"batch 8 at {args.size}×{args.size}: Keras predict_on_batch and "
+            "the SavedModel's serving_default, alternating; TFLite float32 "
+            "at batch 1.\n\n| model | Keras ms | SavedModel ms "
+            "| SavedModel speed × Keras | TFLite batch 1 ms |\n"
+            "|---|---|---|---|---|"
+        )
+        for name in names:
+            with tempfile.TemporaryDirectory() as folder:
+                r = measure(name, args.size, folder, speed_only=True)
+            print(
+                f"| {name} | {r['keras_ms']:.1f} | {r['saved_model_ms']:.1f} "
+                f"| {r['keras_ms'] / r['saved_model_ms']:.2f} "
+                f"| {r['tflite_b1_ms']:.1f} |",
+                flush=True,
+            )
+        return
     print(
         "| model | max abs diff: SavedModel | TFLite | ONNX "
         "| class-id agreement: TFLite float16 | TFLite dynamic int8 "

@@ -100,6 +100,12 @@ def _parser():
         default=0.25,
         help="tile overlap fraction (default 0.25)",
     )
+    predict.add_argument(
+        "--jit-compile",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="XLA or not; auto (default) times both on the first tiles",
+    )
     export = commands.add_parser(
         "export",
         help="export a model for TF Serving, TFLite or ONNX",
@@ -280,8 +286,14 @@ def _predict(args):
     from kerasseg.training import predict
 
     model = load_model(args.model)
+    jit = {"on": True, "off": False}.get(args.jit_compile, "auto")
     written = predict.predict_files(
-        model, args.inputs, args.out, tile=args.tile, overlap=args.overlap
+        model,
+        args.inputs,
+        args.out,
+        tile=args.tile,
+        overlap=args.overlap,
+        jit_compile=jit,
     )
     print(f"Wrote {len(written)} masks and overlays to {args.out}")
     return 0

@@ -157,15 +157,50 @@ def input_files(inputs):
     return files
 
 
+def _choose_compile(model, image, tile, batch_size):
+    """Compiles `model` for prediction with XLA or without, whichever runs
+    a batch of this image's tiles faster here (`training.xla`)."""
+    from kerasseg.training import xla
+
+    th, tw = min(tile, image.shape[0]), min(tile, image.shape[1])
+    tiles = np.repeat(image[None, :th, :tw], batch_size, axis=0)
+    jit, _ = xla.choose_jit_compile(model, tiles)
+    model.compile(jit_compile=jit)
+    return jit
+
+
 def predict_files(
-    model, inputs, out_dir, *, tile=512, overlap=0.25, batch_size=4
+    model,
+    inputs,
+    out_dir,
+    *,
+    tile=512,
+    overlap=0.25,
+    batch_size=4,
+    jit_compile="auto",
 ):
     """Writes `<stem>.png` (class ids) and `<stem>_overlay.png` for each
     image in `inputs` (files or folders) into `out_dir`.
 
+    Args:
+        model: a segmentation `keras.Model`.
+        inputs: image files or folders.
+        out_dir: output folder (created).
+        tile, overlap, batch_size: as for `predict_tiled`.
+        jit_compile: True (XLA), False, or "auto": time both on a batch of
+            the first image's tiles and predict with the faster (the model
+            is recompiled for prediction).
+
     Returns:
         The list of written class-id PNG paths.
     """
+    if jit_compile not in (True, False, "auto"):
+        raise ValueError(
+            "`jit_compile` must be True, False or 'auto'; received "
+            f"{jit_compile!r}."
+        )
+    if jit_compile != "auto":
+        model.compile(jit_compile=jit_compile)
     from PIL import Image
 
     from kerasseg.data.files import read_image
@@ -185,6 +220,8 @@ def predict_files(
                     f"{path}: {image.shape[-1]} channels; the model takes "
                     f"{channels}."
                 )
+        if jit_compile == "auto":
+            jit_compile = _choose_compile(model, image, tile, batch_size)
         probs = predict_tiled(
             model, image, tile=tile, overlap=overlap, batch_size=batch_size
         )

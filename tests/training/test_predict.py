@@ -66,3 +66,31 @@ def test_bad_arguments_are_named(model):
         predict.predict_tiled(model, _image((16, 16)), overlap=0.9)
     with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
         predict.predict_tiled(model, np.zeros((16, 16)))
+
+
+def test_predict_files_measures_the_compile_setting(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from kerasseg.training import xla
+
+    Image.fromarray(_image((40, 48)).astype("uint8")).save(tmp_path / "a.png")
+    model = kerasseg.build("unet_classic_tiny", num_classes=3)
+    with pytest.raises(ValueError, match="jit_compile.*'sometimes'"):
+        predict.predict_files(
+            model, [tmp_path / "a.png"], tmp_path, jit_compile="sometimes"
+        )
+    seen = []
+
+    def faster_xla(model, x, y=None, **kwargs):
+        seen.append(x.shape)
+        return True, {"graph": 2.0, "xla": 1.0}
+
+    monkeypatch.setattr(xla, "choose_jit_compile", faster_xla)
+    out = tmp_path / "out"
+    written = predict.predict_files(
+        model, [tmp_path / "a.png"], out, tile=32, batch_size=2
+    )
+    # Measured once, on a batch of the first image's tiles, and used.
+    assert seen == [(2, 32, 32, 3)]
+    assert model.jit_compile is True
+    assert [p.endswith("a.png") for p in written] == [True]
