@@ -385,14 +385,19 @@ def _check(config):
             "image, whose mask pixels need data.ignore_index (e.g. 255)."
         )
     if train["strategy"] == "multi_worker":
-        raise ConfigError(
-            "train.strategy='multi_worker' is not available: Keras 3's fit "
-            "fails under tf.distribute.MultiWorkerMirroredStrategy (it "
-            "reduces a distributed batch eagerly before the first step, "
-            "then reduces scalar logs along an axis; "
-            "https://github.com/keras-team/keras/issues/20585). Use "
-            "'mirrored' for several devices of one machine."
-        )
+        if not os.environ.get("TF_CONFIG"):
+            raise ConfigError(
+                "train.strategy='multi_worker' needs the TF_CONFIG "
+                "environment variable (the cluster's workers and this "
+                "process's task); it is not set. Use 'mirrored' for several "
+                "devices of one machine."
+            )
+        if train["jit_compile"] == "on":
+            raise ConfigError(
+                "train.jit_compile='on' is not available with "
+                "train.strategy='multi_worker': its training loop runs "
+                "without XLA. Set train.jit_compile to 'auto' or 'off'."
+            )
     if train["deterministic"] and train["jit_compile"] == "on":
         raise ConfigError(
             "train.deterministic=true turns XLA off (Keras compiles "

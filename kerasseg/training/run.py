@@ -184,17 +184,19 @@ def strategy_for(name):
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
-    # "multi_worker" is refused by the config check (keras-team/keras#20585).
+    if name == "multi_worker":  # the cluster comes from TF_CONFIG
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
 
-def jit_compile_for(setting, deterministic=False):
+def jit_compile_for(setting, deterministic=False, strategy="default"):
     """XLA or not: True for "on", False for "off", None for "auto" (to be
     measured, `kerasseg.training.xla`). Keras runs deterministic
-    TensorFlow ops without XLA, so "auto" is off then."""
+    TensorFlow ops without XLA, and the multi-worker loop runs without it
+    (the config check refuses "on" for both), so "auto" is off then."""
     if setting == "on":
         return True
-    if setting == "off" or deterministic:
+    if setting == "off" or deterministic or strategy == "multi_worker":
         return False
     return None
 
@@ -352,7 +354,9 @@ def _train(config, out_dir, strategy, train_data, val_data):
             loss=builders.loss(config, class_weights),
             metrics=builders.metrics(config),
         )
-        jit = jit_compile_for(cfg["jit_compile"], cfg["deterministic"])
+        jit = jit_compile_for(
+            cfg["jit_compile"], cfg["deterministic"], cfg["strategy"]
+        )
         if jit is None:
             jit = _measured_jit_compile(
                 config, model, make_data, out_dir, compile_args
@@ -367,27 +371,56 @@ def _train(config, out_dir, strategy, train_data, val_data):
         print(
             f"Resuming {out_dir} after epoch {resumed_from} of {cfg['epochs']}"
         )
+    if strategy.num_replicas_in_sync > 1 and cfg["verbose"]:
+        print(
+            f"Training on {strategy.num_replicas_in_sync} replicas "
+            f"(train.strategy: {cfg['strategy']})"
+        )
     guard = _StopOnNonFinite(checkpoints[-1] if checkpoints else None)
     callbacks = [guard]
     if cfg["verbose"]:
         callbacks.append(_Progress(cfg["epochs"]))
     callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
     best_path = os.path.join(out_dir, "best.weights.h5")
+    multi_worker = cfg["strategy"] == "multi_worker"
+    if multi_worker:  # Keras' fit cannot run there: multiworker.py
+        from kerasseg.training import multiworker
+
+        hooks = keras.callbacks.CallbackList(
+            callbacks,
+            model=model,
+            epochs=cfg["epochs"],
+            steps=steps,
+            verbose=cfg["verbose"],
+        )
+        hooks.on_train_begin()
     for epoch in range(state["epoch"], cfg["epochs"]):
         keras.utils.set_random_seed(cfg["seed"] * 100003 + epoch)
-        with strategy.scope():
-            history = model.fit(
+        if multi_worker:
+            hooks.on_epoch_begin(epoch)
+            logs = multiworker.fit_epoch(
+                model,
+                strategy,
                 make_data(epoch) if epoch else first,
-                initial_epoch=epoch,
-                epochs=epoch + 1,
-                steps_per_epoch=steps,
-                validation_data=val_data,
-                callbacks=callbacks,
-                verbose=cfg["verbose"],
-                shuffle=False,  # the pipeline shuffles, seeded per epoch
+                steps,
+                callbacks=hooks,
+                val_data=val_data,
             )
+            hooks.on_epoch_end(epoch, logs)
+        else:
+            with strategy.scope():
+                history = model.fit(
+                    make_data(epoch) if epoch else first,
+                    initial_epoch=epoch,
+                    epochs=epoch + 1,
+                    steps_per_epoch=steps,
+                    validation_data=val_data,
+                    callbacks=callbacks,
+                    verbose=cfg["verbose"],
+                    shuffle=False,  # the pipeline shuffles, seeded per epoch
+                )
+            logs = {k: float(v[-1]) for k, v in history.history.items()}
         first = None
-        logs = {k: float(v[-1]) for k, v in history.history.items()}
         state["history"].append({"epoch": epoch + 1, **logs})
         value = logs.get(cfg["monitor"])
         if _monitor_better(config, value, state["best"]):
@@ -398,6 +431,8 @@ def _train(config, out_dir, strategy, train_data, val_data):
         state["epoch"] = epoch + 1
         guard.last_checkpoint = _save_checkpoint(model, state, out_dir)
         _write_history(state["history"], out_dir)
+    if multi_worker:
+        hooks.on_train_end()
 
     if os.path.exists(best_path):
         model.load_weights(best_path)

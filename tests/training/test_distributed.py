@@ -1,5 +1,5 @@
-"""tf.distribute: two replicas (two logical CPUs) give the single-device
-weights for the same global batch.
+"""tf.distribute: two replicas (two logical CPUs, or two local worker
+processes) give the single-device weights for the same global batch.
 
 Cross-entropy is averaged per pixel, so the mean of two half-batch losses
 is the full-batch loss and the gradients agree up to summation order.
@@ -10,6 +10,7 @@ no BatchNorm, whose statistics are per replica.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -88,10 +89,61 @@ def test_mirrored_on_two_cpus_equals_one_device(folder, tmp_path):
     _assert_same(mirrored, single)
 
 
-def test_multi_worker_is_refused_naming_the_keras_bug(folder, tmp_path):
-    # Two local workers (TF_CONFIG on 127.0.0.1) fail inside Keras 3's fit
-    # (keras-team/keras#20585); the config says so before anything runs.
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def _train(config_path, run_dir, env):
+    return subprocess.Popen(
+        [sys.executable, "-m", "kerasseg.cli", "train", str(config_path)]
+        + ["--run-dir", str(run_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_two_local_workers_equal_one_device(folder, tmp_path):
+    # Two processes on 127.0.0.1 (TF_CONFIG), one CPU each: the custom
+    # multi-worker loop (Keras' fit fails there, keras-team/keras#20585)
+    # gives every worker the single-device weights.
+    config = _config(folder, tmp_path, "multi_worker")
+    settings = yaml.safe_load(config.read_text())
+    settings["train"]["verbose"] = 2  # says how many replicas train
+    config.write_text(yaml.safe_dump(settings))
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    workers = []
+    for index in range(2):
+        tf_config = {
+            "cluster": cluster,
+            "task": {"type": "worker", "index": index},
+        }
+        env = {**ENV, "TF_CONFIG": json.dumps(tf_config)}
+        workers.append(_train(config, tmp_path / f"worker{index}", env))
+    for process in workers:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+        # Both processes formed one cluster (not two single-device runs).
+        assert "Training on 2 replicas (train.strategy: multi_worker)" in out
+    single = _train(
+        _config(folder, tmp_path, "default"), tmp_path / "single", ENV
+    )
+    _, err = single.communicate(timeout=600)
+    assert single.returncode == 0, err[-3000:]
+    for index in range(2):
+        _assert_same(tmp_path / f"worker{index}", tmp_path / "single")
+
+
+def test_multi_worker_needs_tf_config(folder, tmp_path, monkeypatch):
     from kerasseg.training import config
 
-    with pytest.raises(config.ConfigError, match="keras/issues/20585"):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(config.ConfigError, match="TF_CONFIG"):
         config.load(_config(folder, tmp_path, "multi_worker"))
