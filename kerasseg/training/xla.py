@@ -1,9 +1,9 @@
 """XLA or not, chosen by measuring both on the device in use.
 
-Neither setting wins everywhere. On this project's 2-core CPU, XLA trains
-the U-Net family 1.2–1.5× faster, but DeepLabV3+ several times slower
-(XLA's CPU depthwise convolutions), and on GPUs XLA is usually ahead
-(`docs/benchmarks.md`). `choose_jit_compile` times a few steps each way on
+Neither setting wins everywhere. XLA trained the U-Net family 1.2–1.5×
+faster on one of this project's 2-core CPUs, but was slower for every
+model on another, and about 3× slower for DeepLabV3+ (XLA's CPU depthwise
+convolutions) (`docs/benchmarks.md`). `choose_jit_compile` times a few steps each way on
 a copy of the model, so the model itself, its weights and its optimizer
 state are left untouched.
 """
