@@ -201,10 +201,13 @@ def main(argv=None):
                 repeats=args.repeats,
             )
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"models_{args.size}"
+    save(result, args.out / f"models_{args.size}", markdown(result))
+
+
+def save(result, stem, table):
+    """Writes `stem`.json and `stem`.md and prints the table."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
     stem.with_suffix(".md").write_text(table)
     print(table)
 

@@ -398,6 +398,7 @@ def main(argv=None):
         return worker(*args.worker, args.size, args.repeats)
     sys.path.insert(0, str(HERE))
     from models import _machine
+    from models import save
 
     result = {
         "machine": _machine(),
@@ -416,12 +417,7 @@ def main(argv=None):
         for g in result["groups"].values()
         for r in g["implementations"].values()
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"peers_{args.size}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    table = markdown(result)
-    stem.with_suffix(".md").write_text(table)
-    print(table)
+    save(result, args.out / f"peers_{args.size}", markdown(result))
 
 
 if __name__ == "__main__":

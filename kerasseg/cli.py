@@ -61,7 +61,7 @@ def _parser():
     for flag, key, values in (
         ("--jit-compile", "jit_compile", "auto|on|off"),
         ("--precision", "precision", "float32|mixed_float16|mixed_bfloat16"),
-        ("--strategy", "strategy", "default|mirrored"),
+        ("--strategy", "strategy", "default|mirrored|multi_worker"),
     ):
         train.add_argument(
             flag,

@@ -2,10 +2,10 @@
 
 Neither setting wins everywhere. XLA trained the U-Net family 1.2–1.5×
 faster on one of this project's 2-core CPUs, but was slower for every
-model on another, and about 3× slower for DeepLabV3+ (XLA's CPU depthwise
-convolutions) (`docs/benchmarks.md`). `choose_jit_compile` times a few steps each way on
-a copy of the model, so the model itself, its weights and its optimizer
-state are left untouched.
+model on another, and about 3× slower for DeepLabV3+ there (XLA's CPU
+depthwise convolutions; `docs/benchmarks.md`). `choose_jit_compile` times
+a few steps each way on a copy of the model, so the model itself, its
+weights and its optimizer state are left untouched.
 """
 
 import statistics
