@@ -17,13 +17,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 import kerasseg  # noqa: E402
 from kerasseg import export  # noqa: E402
@@ -33,13 +33,7 @@ from tests.models import harness  # noqa: E402
 
 
 def _median_ms(fn, repeats=10):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(fn, repeats, warmup=1)
 
 
 def _first_map(outputs, reference):

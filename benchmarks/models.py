@@ -15,28 +15,16 @@ import json
 import os
 import pathlib
 import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 import kerasseg  # noqa: E402
 from kerasseg import registry  # noqa: E402
-
-
-def _median_seconds(fn, repeats, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def matmul_gflops(n=4096, repeats=5):
@@ -47,12 +35,12 @@ def matmul_gflops(n=4096, repeats=5):
     best = 0.0
     for xla in (True, False):
         matmul = tf.function(lambda: tf.matmul(a, b), jit_compile=xla)
-        seconds = _median_seconds(
+        seconds = median_seconds(
             lambda matmul=matmul: matmul().numpy(), repeats, warmup=2
         )
         best = max(best, 2 * n**3 / seconds / 1e9)
     an, bn = a.numpy(), b.numpy()
-    seconds = _median_seconds(lambda: an @ bn, repeats, warmup=1)
+    seconds = median_seconds(lambda: an @ bn, repeats, warmup=1)
     return max(best, 2 * n**3 / seconds / 1e9)
 
 
@@ -99,7 +87,7 @@ def bench_model(name, *, size, channels, repeats):
         x = rng.random((batch, size, size, channels), dtype=np.float32)
         for xla in (False, True):
             model.compile(jit_compile=xla)
-            seconds = _median_seconds(
+            seconds = median_seconds(
                 lambda x=x: model.predict_on_batch(x), repeats, warmup=2
             )
             key = f"infer_b{batch}_{'xla' if xla else 'graph'}"
@@ -113,7 +101,7 @@ def bench_model(name, *, size, channels, repeats):
     for xla in (False, True):
         _, model = _build(name, size, channels)
         model.compile(keras.optimizers.Adam(), _loss(spec), jit_compile=xla)
-        seconds = _median_seconds(
+        seconds = median_seconds(
             lambda model=model: model.train_on_batch(x, y), repeats, warmup=2
         )
         row[f"train_b8_{'xla' if xla else 'graph'}_img_s"] = 8 / seconds

@@ -35,9 +35,12 @@ import platform
 import statistics
 import subprocess
 import sys
-import time
 
 HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from timing import median_seconds  # noqa: E402
+
 FILTERS = [64, 128, 256, 512, 1024]
 
 # group → implementations: (name, framework, module that must be installed)
@@ -128,22 +131,11 @@ def _build_torch(name):
     raise ValueError(f"unknown PyTorch implementation {name!r}")
 
 
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _keras_worker(name, size):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import numpy as np
     import tensorflow as tf
-
-    sys.path.insert(0, str(HERE))
     from models import forward_flops
     from models import matmul_gflops
 
@@ -190,7 +182,7 @@ def _torch_worker(name, size):
             model(x1)
     a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
     torch.mm(a, b)
-    peak = 2 * 4096**3 / _median_time(lambda: torch.mm(a, b), 5) / 1e9
+    peak = 2 * 4096**3 / median_seconds(lambda: torch.mm(a, b), 5) / 1e9
     infos = {
         "params": sum(p.numel() for p in model.parameters()),
         "gflop": counter.get_total_flops() / 1e9,
@@ -235,7 +227,7 @@ def worker(name, framework, size, repeats):
         for key, step in steps.items():
             for _ in range(2 if first else 1):  # warm-up (and compile)
                 step()
-            timings[key] = _median_time(step, repeats)
+            timings[key] = median_seconds(step, repeats)
         first = False
         out.write(json.dumps(timings) + "\n")
         out.flush()
@@ -396,7 +388,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(*args.worker, args.size, args.repeats)
-    sys.path.insert(0, str(HERE))
     from models import _machine
     from models import save
 
