@@ -150,6 +150,16 @@ def _keras_worker(name, size):
         "gflop": forward_flops(model, size, 3) / 1e9,
         "peak": matmul_gflops(),
     }
+    if name.startswith("kerasseg"):
+        # What `jit_compile: auto` (training) and `kerasseg predict`
+        # (inference) would pick here, checked below against the timings.
+        from kerasseg.training import xla
+
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        infos["auto"] = {
+            "train": xla.choose_jit_compile(model, x8, y8, loss=loss)[0],
+            "b8": xla.choose_jit_compile(model, x8)[0],
+        }
     steps = {}
     for xla in (False, True):
         tag = "xla" if xla else "graph"
@@ -350,6 +360,17 @@ def markdown(result):
                 # A training step costs about three forward passes.
                 f"| {100 * 3 * r['gflop'] * train / peak:.0f} |"
             )
+        if "auto" in ours:
+            lines.append("")
+            for kind, label in (("train", "training"), ("b8", "inference")):
+                pick = "xla" if ours["auto"][kind] else "graph"
+                seconds = ours["seconds"]
+                slower = seconds[f"{kind}_{pick}"] / _best(seconds, kind) - 1
+                lines.append(
+                    f"kerasseg's measured auto choice for {label}: {pick}, "
+                    f"{100 * slower:.1f} % slower than the faster setting "
+                    "in the timings above."
+                )
         if data["skipped"]:
             lines.append("")
             lines.append(f"Not run: {', '.join(data['skipped'])}.")
