@@ -15,11 +15,13 @@ TensorFlow-specific by nature: multi-worker training is `tf.distribute`.
 import tensorflow as tf
 
 
-def _build(model, dataset, strategy):
-    """Creates any missing loss, metric and optimizer variables outside
-    the replicas (one forward pass on a local batch), then clears the
-    metrics. Cheap to repeat; a restored checkpoint may have built only
-    the optimizer."""
+def build(model, dataset, strategy):
+    """Creates the loss, metric and optimizer variables that are still
+    missing, outside the replicas (one forward pass on a batch of
+    `dataset`), then clears the metrics. Call it once, after restoring a
+    checkpoint (which may have built only the optimizer) and before
+    `fit_epoch`; give it a pipeline of its own, so the epochs' data is
+    iterated exactly as in a single-device run."""
     x, y = next(iter(dataset.take(1)))
     with strategy.scope():
         y_pred = model(x, training=False)
@@ -50,7 +52,8 @@ def fit_epoch(model, strategy, dataset, steps, *, callbacks, val_data=None):
     """Trains one epoch of `steps` global batches and validates.
 
     Args:
-        model: a compiled model, built under `strategy.scope()`.
+        model: a compiled model, built under `strategy.scope()` and
+            prepared by `build`.
         strategy: the `MultiWorkerMirroredStrategy`.
         dataset: global batches of `(image, mask)`.
         steps: batches in the epoch.
@@ -62,7 +65,6 @@ def fit_epoch(model, strategy, dataset, steps, *, callbacks, val_data=None):
         The epoch's logs, `val_`-prefixed for validation, as `fit`'s
         history has them.
     """
-    _build(model, dataset, strategy)
 
     @tf.function
     def train(data):
@@ -87,4 +89,4 @@ def fit_epoch(model, strategy, dataset, steps, *, callbacks, val_data=None):
     return logs
 
 
-__all__ = ["fit_epoch"]
+__all__ = ["build", "fit_epoch"]

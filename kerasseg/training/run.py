@@ -393,6 +393,8 @@ def _train(config, out_dir, strategy, train_data, val_data):
             steps=steps,
             verbose=cfg["verbose"],
         )
+        # A fresh epoch-0 pipeline, so the one training uses is untouched.
+        multiworker.build(model, make_data(0), strategy)
         hooks.on_train_begin()
     for epoch in range(state["epoch"], cfg["epochs"]):
         keras.utils.set_random_seed(cfg["seed"] * 100003 + epoch)
