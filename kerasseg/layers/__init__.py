@@ -4,6 +4,7 @@
 from kerasseg.layers import atrous
 from kerasseg.layers.attention import AttentionGate
 from kerasseg.layers.noise import RandomMasking
+from kerasseg.layers.normalization import PercentileNormalization
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
@@ -19,6 +20,7 @@ __all__ = [
     "CropToReference",
     "ImageNetPreprocessing",
     "PadToMultiple",
+    "PercentileNormalization",
     "PositionEmbedding2D",
     "RandomMasking",
     "ResizeToReference",

@@ -2,7 +2,8 @@
 
 `compose` builds the Functional graph
 
-    image → [corruption] → [pad to a multiple of the stride] → encoder
+    image → [normalization] → [corruption] → [pad to a multiple of the
+          stride] → encoder
           → decoder → head [scores upsampled to stride 1] → [crop back]
           → output
 
@@ -56,8 +57,8 @@ class Encoded:
     padded: bool
 
 
-def encode(input_shape, encoder, *, corruption=()):
-    """Input → [corruption] → [padding] → encoder features.
+def encode(input_shape, encoder, *, corruption=(), normalization=None):
+    """Input → [normalization] → [corruption] → [padding] → encoder features.
 
     Args:
         input_shape: `(height, width, channels)`, already validated.
@@ -65,11 +66,16 @@ def encode(input_shape, encoder, *, corruption=()):
             for `(None, None, channels)` inputs.
         corruption: layers applied to the input before the encoder (they
             should act only at training time, e.g. `GaussianNoise`).
+        normalization: a layer applied to the raw input first (e.g.
+            `PercentileNormalization`), or None. It sees the image before
+            padding, so padded pixels do not shift its statistics.
     """
     check_encoder(encoder)
     stride = total_stride(encoder.output)
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
+    if normalization is not None:
+        x = normalization(x)
     for layer in corruption:
         x = layer(x)
     padded = _needs_padding(input_shape, stride)
@@ -95,6 +101,7 @@ def compose(
     head,
     name,
     corruption=(),
+    normalization=None,
     decoder_stride=None,
 ):
     """Builds a model from an encoder, a decoder function and a head.
@@ -107,6 +114,7 @@ def compose(
         head: function from a tensor to the output tensor.
         name: the model's name.
         corruption: layers applied to the input before the encoder.
+        normalization: a layer applied to the raw input first, or None.
         decoder_stride: the stride of the decoder's output; by default that
             of the shallowest level the encoder provides (U-Net decoders
             stop there). Anything coarser than 1 is upsampled bilinearly.
@@ -114,7 +122,12 @@ def compose(
     Returns:
         A `keras.Model`.
     """
-    encoded = encode(input_shape, encoder, corruption=corruption)
+    encoded = encode(
+        input_shape,
+        encoder,
+        corruption=corruption,
+        normalization=normalization,
+    )
     y = decoder(encoded.features)
     if decoder_stride is None:
         decoder_stride = stride_of(levels_deepest_first(encoded.features)[-1])

@@ -7,6 +7,7 @@ from kerasseg import heads
 from kerasseg.decoders.unet import UPSAMPLING_MODES
 from kerasseg.decoders.unet import unet_decoder
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.layers.normalization import normalization_for
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
 
@@ -32,6 +33,11 @@ _ARGS_DOC = """
             (Roy et al., 2018) after every decoder block.
         activation: None (logits, the default; pair with a loss that takes
             logits), "sigmoid" or "softmax".
+        input_normalization: None (the input goes in as it is),
+            "percentile" or a dict of `kerasseg.layers.PercentileNormalization`
+            arguments (`low`, `high`, `min_range`): each image is normalized
+            by its own percentiles inside the graph, as fluorescence tools
+            do, so the model takes raw pixels of any background and gain.
         name: the model's name.
 
     Returns:
@@ -57,12 +63,14 @@ def _unet(
     activation,
     attention,
     scse,
+    input_normalization,
     name,
 ):
     input_shape = check.image_shape(input_shape)
     num_classes = check.positive_int("num_classes", num_classes)
     check.one_of("upsampling", upsampling, UPSAMPLING_MODES)
     check.activation(activation, num_classes)
+    normalization = normalization_for(input_normalization)
     encoder = conv_encoder(
         (None, None, input_shape[-1]),
         depth=depth,
@@ -85,6 +93,7 @@ def _unet(
             num_classes=num_classes,
             activation=activation,
         ),
+        normalization=normalization,
         name=name,
     )
 
@@ -100,6 +109,7 @@ def unet(
     upsampling="transpose",
     scse=False,
     activation=None,
+    input_normalization=None,
     name="unet",
 ):
     return _unet(
@@ -113,6 +123,7 @@ def unet(
         activation=activation,
         attention=None,
         scse=scse,
+        input_normalization=input_normalization,
         name=name,
     )
 
@@ -128,6 +139,7 @@ def attention_unet(
     upsampling="transpose",
     scse=False,
     activation=None,
+    input_normalization=None,
     name="attention_unet",
 ):
     return _unet(
@@ -141,6 +153,7 @@ def attention_unet(
         activation=activation,
         attention="gate",
         scse=scse,
+        input_normalization=input_normalization,
         name=name,
     )
 
