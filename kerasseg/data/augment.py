@@ -29,6 +29,15 @@ class Augment:
         contrast: maximum relative contrast change.
         hue: maximum hue shift (0–0.5; 3-channel images only).
         noise: standard deviation of Gaussian noise as a fraction of 255.
+        gain: `(low, high)` range of a random multiplicative gain (a
+            microscope's exposure or detector gain), or None.
+        gamma: `(low, high)` range of a random gamma applied to the image
+            scaled by its own maximum (`max · (x / max) ** gamma`), or None.
+        blur: maximum standard deviation in pixels of a random Gaussian
+            blur (defocus, a wider point-spread function); 0 for none.
+
+    Intensity changes come after the crop, in the order gain, gamma,
+    brightness, contrast, hue, blur, noise.
     """
 
     scale: tuple = (0.75, 1.25)
@@ -40,6 +49,39 @@ class Augment:
     contrast: float = 0.1
     hue: float = 0.0
     noise: float = 0.0
+    gain: tuple = None
+    gamma: tuple = None
+    blur: float = 0.0
+
+    def __post_init__(self):
+        for name in ("scale", "gain", "gamma"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            ok = (
+                isinstance(value, list | tuple)
+                and len(value) == 2
+                and all(isinstance(v, int | float) for v in value)
+                and 0 < value[0] <= value[1]
+            )
+            if not ok:
+                raise ValueError(
+                    f"Augment.{name} must be None or (low, high) with "
+                    f"0 < low <= high. Received: {name}={value!r}"
+                )
+            object.__setattr__(self, name, tuple(float(v) for v in value))
+        for name in ("rotation", "brightness", "contrast", "hue", "noise"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or value < 0:
+                raise ValueError(
+                    f"Augment.{name} must be a number >= 0. "
+                    f"Received: {name}={value!r}"
+                )
+        if not isinstance(self.blur, int | float) or not 0 <= self.blur <= 8:
+            raise ValueError(
+                "Augment.blur must be a number in [0, 8] (pixels). "
+                f"Received: blur={self.blur!r}"
+            )
 
     def pads(self):
         """Whether the mask can get areas from outside the image."""
@@ -133,9 +175,25 @@ def _crop_or_pad(image, mask, size, seed, ignore_index):
     )
 
 
+def _gaussian_blur(image, sigma, radius):
+    """Blurs `(h, w, c)` with a separable Gaussian of std `sigma` (a scalar
+    tensor, may be 0) truncated at `radius` pixels; borders are mirrored
+    (the image must be at least `radius` pixels high and wide)."""
+    taps = tf.range(-radius, radius + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(taps / tf.maximum(sigma, 1e-3)))
+    kernel = kernel / tf.reduce_sum(kernel)
+    x = tf.transpose(image, [2, 0, 1])[..., None]  # channels as a batch
+    x = tf.pad(x, [[0, 0], [radius] * 2, [radius] * 2, [0, 0]], "SYMMETRIC")
+    x = tf.nn.conv2d(x, kernel[:, None, None, None], 1, "VALID")
+    x = tf.nn.conv2d(x, kernel[None, :, None, None], 1, "VALID")
+    out = tf.transpose(x[..., 0], [1, 2, 0])
+    out.set_shape(image.shape)
+    return out
+
+
 def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
     """Augments one `(image, mask)` pair with the stateless `seed` ([2])."""
-    seeds = tf.random.experimental.stateless_split(seed, 10)
+    seeds = tf.random.experimental.stateless_split(seed, 13)
     if augment.rotate90:
         k = tf.random.stateless_uniform([], seeds[0], 0, 4, tf.int32)
         image = tf.image.rot90(image, k)
@@ -159,6 +217,21 @@ def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
         image, mask = _crop_or_pad(
             image, mask, image_size, seeds[5], ignore_index
         )
+    if augment.gain is not None:
+        image = image * tf.random.stateless_uniform(
+            [], seeds[10], augment.gain[0], augment.gain[1]
+        )
+    if augment.gamma is not None:
+        # Log-uniform, so gamma and 1/gamma are equally likely in a
+        # symmetric range.
+        log_gamma = tf.random.stateless_uniform(
+            [],
+            seeds[11],
+            math.log(augment.gamma[0]),
+            math.log(augment.gamma[1]),
+        )
+        top = tf.maximum(tf.reduce_max(image), 1e-6)
+        image = top * tf.pow(tf.maximum(image, 0.0) / top, tf.exp(log_gamma))
     if augment.brightness:
         delta = augment.brightness * 255.0
         image = image + tf.random.stateless_uniform([], seeds[6], -delta, delta)
@@ -170,6 +243,9 @@ def augment_pair(image, mask, seed, *, augment, image_size, ignore_index):
         image = 255.0 * tf.image.stateless_random_hue(
             image / 255.0, augment.hue, seeds[8]
         )
+    if augment.blur:
+        sigma = tf.random.stateless_uniform([], seeds[12], 0.0, augment.blur)
+        image = _gaussian_blur(image, sigma, math.ceil(3 * augment.blur))
     if augment.noise:
         image = image + augment.noise * 255.0 * tf.random.stateless_normal(
             tf.shape(image), seeds[9]

@@ -305,3 +305,61 @@ def test_nuclei_split_by_image():
         assert x.shape[-1] == 1 and set(np.unique(y)) == {0, 1}
         # Nuclei cover a plausible share of the image (BBBC007: 5–20 %).
         assert 0.03 < (y == 1).mean() < 0.25
+
+
+def test_gain_gamma_and_blur_follow_their_formulas():
+    import math
+
+    import tensorflow as tf
+    from scipy import ndimage
+
+    from kerasseg.data.augment import _gaussian_blur
+    from kerasseg.data.augment import augment_pair
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 200, (30, 34, 1)).astype("float32")
+    mask = np.zeros((30, 34), "int32")
+    for sigma in (0.6, 1.8):
+        blurred = _gaussian_blur(tf.constant(image), tf.constant(sigma), 6)
+        expected = ndimage.gaussian_filter(
+            image[..., 0], sigma, mode="reflect", truncate=6 / sigma
+        )
+        np.testing.assert_allclose(blurred[..., 0], expected, atol=1e-3)
+    # A fixed gain and gamma (low == high) give exactly the formula.
+    only = Augment(
+        scale=None,
+        flip_horizontal=False,
+        brightness=0.0,
+        contrast=0.0,
+        gain=(2.0, 2.0),
+        gamma=(0.5, 0.5),
+    )
+    out, kept = augment_pair(
+        tf.constant(image),
+        tf.constant(mask),
+        tf.constant([1, 2]),
+        augment=only,
+        image_size=None,
+        ignore_index=None,
+    )
+    scaled = 2.0 * image
+    expected = scaled.max() * (scaled / scaled.max()) ** 0.5
+    np.testing.assert_allclose(out, expected, rtol=1e-5)
+    np.testing.assert_array_equal(kept, mask)
+    assert math.isclose(Augment(blur=1.5).blur, 1.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"gain": (2, 1)},
+        {"gamma": (0, 1)},
+        {"blur": 9},
+        {"noise": -1},
+        {"scale": [1]},
+    ],
+)
+def test_bad_augment_settings_name_the_field(kwargs):
+    (field,) = kwargs
+    with pytest.raises(ValueError, match=f"Augment.{field}"):
+        Augment(**kwargs)
