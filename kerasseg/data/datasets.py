@@ -14,6 +14,7 @@ from kerasseg import _validation as check
 from kerasseg.data.folders import from_pairs
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
+from kerasseg.data.specs import FASHION_CLASSES
 
 NUCLEI_DIR = pathlib.Path(__file__).parent / "nuclei"
 # Split by image, one image of each acquisition series in the test split.
@@ -93,19 +94,6 @@ def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):
 
 FASHION_DIR = (
     "/usr/share/datasets/fashion-mnist"  # Debian: dataset-fashion-mnist
-)
-FASHION_CLASSES = (
-    "background",
-    "t-shirt/top",
-    "trouser",
-    "pullover",
-    "dress",
-    "coat",
-    "sandal",
-    "shirt",
-    "sneaker",
-    "bag",
-    "ankle boot",
 )
 _FASHION_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),

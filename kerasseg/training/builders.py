@@ -6,7 +6,7 @@ import keras
 from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
-from kerasseg.training.config import DATASET_CHANNELS
+from kerasseg.data import specs as dataset_specs
 from kerasseg.training.config import mode_of
 
 LOSS_CLASSES = {
@@ -31,7 +31,8 @@ METRIC_CLASSES = {
 def channels(config):
     """Input channels: the config's, else the built-in dataset's, else 3."""
     given = config["model"]["input_channels"]
-    return given or DATASET_CHANNELS.get(config["data"]["dataset"], 3)
+    spec = dataset_specs.get(config["data"]["dataset"])
+    return given or (spec.channels if spec else 3)
 
 
 def dataset(config, split, *, seed=0, val_batch_size=1):
@@ -68,14 +69,13 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
         )
     else:
         kwargs.update(batch_size=val_batch_size, shuffle=False)
-    name = cfg["dataset"]
-    if name == "nuclei":
-        return data.nuclei("train" if training else "test", **kwargs)
-    if name == "fashion_scenes":
-        kwargs.pop("num_classes")
-        if not training:
+    spec = dataset_specs.get(cfg["dataset"])
+    if spec is not None:
+        kwargs["num_classes"] = spec.num_classes
+        if spec.one_size and not training:
             kwargs["batch_size"] = train["batch_size"]
-        return data.fashion_scenes("train" if training else "test", **kwargs)
+        split = spec.splits[0 if training else 1]
+        return spec.load(split, **kwargs, **cfg["options"])
     images = cfg["train_images" if training else "val_images"]
     masks = cfg["train_masks" if training else "val_masks"]
     if images is None:

@@ -30,6 +30,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from kerasseg import registry
+from kerasseg.data import specs as dataset_specs
 
 LOSSES = (
     "cross_entropy",
@@ -42,9 +43,7 @@ LOSSES = (
     "tversky",
 )
 METRICS = ("mean_iou", "dice", "precision", "recall", "pixel_accuracy")
-DATASETS = ("nuclei", "fashion_scenes", "folders")
-DATASET_CLASSES = {"nuclei": 2, "fashion_scenes": 11}
-DATASET_CHANNELS = {"nuclei": 1, "fashion_scenes": 1}
+DATASETS = (*dataset_specs.DATASETS, "folders")
 
 _INT, _FLOAT, _BOOL, _STR = int, float, bool, str
 _ANY_DICT = dict
@@ -70,6 +69,7 @@ SCHEMA = {
         "augment": ((_BOOL, _ANY_DICT), False),
         "ignore_index": ((_INT, None), None),
         "cache": ((_BOOL,), True),
+        "options": ((_ANY_DICT,), {}),
     },
     "train": {
         "epochs": ((_INT,), 10),
@@ -343,8 +343,22 @@ def _check(config):
             "class is binary (train.mode='binary' or 'auto')."
         )
     dataset = data["dataset"]
-    if dataset in DATASET_CLASSES:
-        have = DATASET_CLASSES[dataset]
+    spec = dataset_specs.get(dataset)
+    if spec is None and data["options"]:
+        raise ConfigError(
+            "data.options sets a built-in dataset's arguments; "
+            "data.dataset='folders' takes none."
+        )
+    if spec is not None:
+        for option in data["options"]:
+            if option not in spec.options:
+                accepted = ", ".join(spec.options) or "none"
+                raise ConfigError(
+                    f"Unknown key 'data.options.{option}' for "
+                    f"data.dataset={dataset!r}.{_close(option, spec.options)} "
+                    f"Options: {accepted}."
+                )
+        have = spec.num_classes
         fits = classes == have or (have == 2 and classes == 1)
         if not fits:
             raise ConfigError(

@@ -92,6 +92,17 @@ def test_defaults_fill_in_and_overrides_are_typed():
             r"data.train_images is required",
         ),
         (
+            _with(
+                model={"num_classes": 11},
+                data={"dataset": "fashion_scenes", "options": {"num_scene": 9}},
+            ),
+            r"Unknown key 'data.options.num_scene'.*'num_scenes'",
+        ),
+        (
+            _with(data={"options": {"num_scenes": 9}}),
+            r"Unknown key 'data.options.num_scenes'.*Options: none",
+        ),
+        (
             {
                 "model": {"name": "unet_tiny", "num_classes": 2},
                 "data": {"train_images": "a", "train_masks": "b"},
@@ -152,3 +163,31 @@ def test_cli_compute_flags_are_checked_like_config_keys(
         assert cli.main(["train", str(path), flag, value]) == 2
         message = capsys.readouterr().err
         assert key in message and value in message, message
+
+
+def test_dataset_options_reach_the_dataset(monkeypatch):
+    from kerasseg import data
+    from kerasseg.training import builders
+
+    seen = {}
+
+    def fake(split, **kwargs):
+        seen[split] = kwargs
+        return "dataset"
+
+    monkeypatch.setattr(data, "fashion_scenes", fake)
+    resolved = config.load(
+        raw={
+            "model": {"name": "unet_tiny", "num_classes": 11},
+            "data": {
+                "dataset": "fashion_scenes",
+                "options": {"num_scenes": 7, "scene_size": [32, 32]},
+            },
+        }
+    )
+    builders.dataset(resolved, "train")
+    builders.dataset(resolved, "val")
+    for split in ("train", "test"):
+        assert seen[split]["num_scenes"] == 7
+        assert seen[split]["scene_size"] == [32, 32]
+        assert seen[split]["num_classes"] == 11
