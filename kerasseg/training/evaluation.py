@@ -1,10 +1,10 @@
 """Evaluation: dataset-level scores and a per-class table."""
 
-import json
 import math
 
 import numpy as np
 
+from kerasseg import _files
 from kerasseg import metrics as metrics_module
 
 COLUMNS = ("iou", "dice", "precision", "recall")
@@ -70,7 +70,6 @@ def table(result):
 
 
 def save(result, path_json, path_md):
-    with open(path_json, "w") as f:
-        json.dump(result, f, indent=2)
-    with open(path_md, "w") as f:
-        f.write(table(result) + "\n")
+    """Writes the result as JSON and its table as markdown, atomically."""
+    _files.write_json(path_json, result)
+    _files.write_text(path_md, table(result) + "\n")

@@ -29,6 +29,7 @@ import tempfile
 import keras
 import numpy as np
 
+from kerasseg import _files
 from kerasseg.training import builders
 from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
@@ -79,10 +80,7 @@ class _Progress(keras.callbacks.ProgbarLogger):
 
 
 def _atomic_json(data, path):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)
+    _files.write_json(path, data)
 
 
 def _write_history(history, run_dir):

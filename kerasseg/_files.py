@@ -1,0 +1,50 @@
+"""Atomic file writes: a reader (or a killed writer) never sees half a file.
+
+The data goes to a temporary file in the target's folder, is flushed to
+disk, and replaces the target in one `os.replace`.
+"""
+
+import contextlib
+import json
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path`; on success it replaces
+    `path`, on an exception it is removed and `path` is left as it was."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    base = os.path.basename(path)
+    # Keep the suffix: Keras picks the file format from it.
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f".{base}.", suffix=f".tmp{_suffix(base)}"
+    )
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
+        raise
+
+
+def _suffix(name):
+    for suffix in (".weights.h5", ".keras", ".json", ".md", ".csv", ".yaml"):
+        if name.endswith(suffix):
+            return suffix
+    return ""
+
+
+def write_text(path, text):
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.write(text)
+
+
+def write_json(path, data):
+    write_text(path, json.dumps(data, indent=2) + "\n")
