@@ -4,6 +4,9 @@
 TFLite, ONNX) are imported on first use: they need TensorFlow, while the
 models also run on the JAX and PyTorch backends.
 
+Pretrained weights by name: `kerasseg.load("unet.nuclei_bbbc007")`
+(`kerasseg.list_pretrained()` lists the zoo's entries).
+
 >>> model = kerasseg.build("unet_tiny", num_classes=3)
 >>> tuple(model(np.zeros((1, 64, 64, 3))).shape)
 (1, 64, 64, 3)
@@ -18,12 +21,15 @@ from kerasseg import losses
 from kerasseg import metrics
 from kerasseg import models
 from kerasseg import training
+from kerasseg import zoo
 from kerasseg._version import __version__
 from kerasseg.registry import build
 from kerasseg.registry import list_models
 from kerasseg.training import copy_encoder_weights
 from kerasseg.training import freeze_encoder
 from kerasseg.training import unfreeze_encoder
+from kerasseg.zoo import list_pretrained
+from kerasseg.zoo import load
 
 __all__ = [
     "__version__",
@@ -38,11 +44,14 @@ __all__ = [
     "initializers",
     "layers",
     "list_models",
+    "list_pretrained",
+    "load",
     "losses",
     "metrics",
     "models",
     "training",
     "unfreeze_encoder",
+    "zoo",
 ]
 
 

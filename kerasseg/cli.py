@@ -1,7 +1,8 @@
 """The `kerasseg` command.
 
 `kerasseg train CONFIG`, `kerasseg evaluate RUN`, `kerasseg predict
-MODEL IMAGES --out DIR`, `kerasseg export MODEL`, `kerasseg models`. Each
+MODEL IMAGES --out DIR`, `kerasseg export MODEL`, `kerasseg models`,
+`kerasseg zoo ...` (MODEL may be a zoo entry name). Each
 command is a thin layer over a documented Python function:
 `kerasseg.training.run.train`, `kerasseg.training.evaluation.evaluate`,
 `kerasseg.training.predict.predict_files`, `kerasseg.export.export`.
@@ -14,6 +15,7 @@ import os
 import sys
 
 from kerasseg._version import __version__
+from kerasseg.zoo import cli as zoo_cli
 
 
 def _parser():
@@ -25,6 +27,7 @@ def _parser():
         "--version", action="version", version=f"kerasseg {__version__}"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    zoo_cli.add_parser(commands)
     models = commands.add_parser(
         "models",
         help="list the registered model configurations",
@@ -88,7 +91,9 @@ def _parser():
         "by tile, into OUT/<name>.png (class ids) and "
         "OUT/<name>_overlay.png.",
     )
-    predict.add_argument("model", help="a run folder or a .keras file")
+    predict.add_argument(
+        "model", help="a run folder, a .keras file or a zoo entry name"
+    )
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     predict.add_argument("--out", required=True, help="output folder")
     predict.add_argument(
@@ -112,7 +117,9 @@ def _parser():
         description="Export a .keras model (or a training run's folder, "
         "which holds model.keras) with kerasseg.export.export().",
     )
-    export.add_argument("model", help="a .keras file or a run folder")
+    export.add_argument(
+        "model", help="a .keras file, a run folder or a zoo entry name"
+    )
     export.add_argument(
         "--format",
         default="saved_model",
@@ -156,10 +163,16 @@ RUN_MODEL = "model.keras"
 
 
 def load_model(path):
-    """Loads a `.keras` file, or `model.keras` in a run folder (safe mode)."""
+    """Loads a `.keras` file, `model.keras` in a run folder (safe mode), or
+    a zoo entry by name (`unet.nuclei_bbbc007`)."""
     import keras
 
     path = os.fspath(path)
+    if not os.path.exists(path) and not path.endswith(".keras"):
+        from kerasseg import zoo
+
+        if path in zoo.list_pretrained():
+            return zoo.load(path)
     if os.path.isdir(path):
         candidate = os.path.join(path, RUN_MODEL)
         if not os.path.isfile(candidate):
@@ -170,7 +183,8 @@ def load_model(path):
         path = candidate
     elif not path.endswith(".keras"):
         raise ValueError(
-            f"Expected a .keras file or a run folder. Received: {path!r}"
+            "Expected a .keras file, a run folder or a zoo entry name "
+            f"(kerasseg zoo list). Received: {path!r}"
         )
     elif not os.path.isfile(path):
         raise FileNotFoundError(f"No such model file: {path}")
@@ -318,6 +332,14 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "models":
         return _list_models(args.pattern)
+    if args.command == "zoo":
+        from kerasseg.zoo import ZooError
+
+        try:
+            return zoo_cli.run(args, _parser())
+        except (ZooError, ValueError, FileNotFoundError) as error:
+            print(f"kerasseg zoo: error: {error}", file=sys.stderr)
+            return 2
     commands = {
         "train": _train,
         "evaluate": _evaluate,

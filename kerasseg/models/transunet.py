@@ -15,6 +15,7 @@ from kerasseg.layers.transformer import TransformerBlock
 from kerasseg.models.base import build_encoder
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 
 def _bottleneck(
@@ -166,6 +167,8 @@ def transunet(
         name=name,
     )
 
+
+transunet = with_weights(transunet)
 
 # === Registered configurations ===
 

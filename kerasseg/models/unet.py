@@ -10,6 +10,7 @@ from kerasseg.encoders.conv import conv_encoder
 from kerasseg.layers.normalization import normalization_for
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
+from kerasseg.zoo import with_weights
 
 _ARGS_DOC = """
     Args:
@@ -202,6 +203,9 @@ attention_unet.__doc__ = (
         Pancreas", MIDL 2018. https://arxiv.org/abs/1804.03999
 """
 )
+
+unet = with_weights(unet)
+attention_unet = with_weights(attention_unet)
 
 # === Registered configurations ===
 register_model(

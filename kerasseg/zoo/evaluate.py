@@ -1,0 +1,70 @@
+"""Scores of a zoo entry on held-out data: the figures its card reports."""
+
+from kerasseg.zoo import records
+
+# The fast check of the default test run: the first few held-out batches.
+SUBSET_BATCHES = 2
+
+
+def entry_config(record):
+    """The entry's training config, resolved (defaults filled in)."""
+    from kerasseg.training import config as config_module
+
+    return config_module.load(raw=record["config"])
+
+
+def held_out(config, *, images=None, masks=None, batches=None):
+    """The held-out `(image, mask)` batches of a config, or of an image and
+    mask folder pair; the first `batches` only if given."""
+    from kerasseg.training import builders
+
+    config = {section: dict(values) for section, values in config.items()}
+    if images is not None:
+        if masks is None:
+            raise ValueError("An image folder to evaluate on needs masks.")
+        config["data"].update(
+            dataset="folders", val_images=images, val_masks=masks, options={}
+        )
+    dataset = builders.dataset(config, "val")
+    return dataset.take(batches) if batches else dataset
+
+
+def evaluate(name_or_model, *, images=None, masks=None, batches=None):
+    """Loads an entry (or takes a loaded entry's model) and scores it on
+    its held-out split, or on `images`/`masks` folders.
+
+    Returns:
+        The `kerasseg.training.evaluation.evaluate` result dict.
+    """
+    from kerasseg import zoo
+    from kerasseg.training import builders
+    from kerasseg.training import evaluation
+
+    if isinstance(name_or_model, str):
+        record = records.get(name_or_model)
+        model = zoo.load(name_or_model)
+    else:
+        model = name_or_model
+        record = records.get(model.zoo_entry)
+    config = entry_config(record)
+    return evaluation.evaluate(
+        model,
+        held_out(config, images=images, masks=masks, batches=batches),
+        builders.confusion_metric(config),
+        class_names=list(record["class_names"]),
+    )
+
+
+def summary(result):
+    """The figures a record keeps of an evaluation."""
+    return {
+        "mean_iou": result["mean"]["iou"],
+        "mean_dice": result["mean"]["dice"],
+        "pixel_accuracy": result["pixel_accuracy"],
+        "classes": {
+            row["class"]: {
+                key: row[key] for key in ("iou", "dice", "precision", "recall")
+            }
+            for row in result["classes"]
+        },
+    }

@@ -1,0 +1,94 @@
+"""Every shipped zoo entry: its record, its file, its figures, its exports.
+
+Parametrized over the records, so a new entry gets these tests for free.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerasseg
+from kerasseg import export
+from kerasseg import zoo
+from kerasseg.zoo import cards
+from kerasseg.zoo import evaluate
+from kerasseg.zoo import records
+from tests.export.test_convert import run_onnx
+from tests.export.test_convert import run_tflite
+from tests.export.test_saved_model import _assert_answer
+from tests.export.test_saved_model import expected
+
+ENTRIES = sorted(records.read())
+
+
+def test_the_zoo_ships_its_promised_entries():
+    # The entries the README and docs/zoo.md promise.
+    assert {"unet.nuclei_bbbc007"} <= set(ENTRIES)
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_record_matches_the_architecture_and_the_file(name):
+    record = records.get(name)
+    model = kerasseg.build(record.model, **zoo.build_args(record))
+    assert model.count_params() == record["params"]
+    assert records.layout_sha256(model) == record["layout_sha256"]
+    path = record.folder / record["weights_file"]
+    assert path.stat().st_size == record["size"]
+    assert records.sha256_of(path) == record["sha256"]
+    # The training config in the record is the one committed beside it.
+    from kerasseg.training import config
+
+    assert config.load(record.folder / "config.yaml") == record["config"]
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+def test_subset_reproduces_the_recorded_figures(name):
+    record = records.get(name)
+    subset = record["metrics"]["subset"]
+    result = evaluate.summary(
+        evaluate.evaluate(name, batches=subset["batches"])
+    )
+    assert result["mean_iou"] == pytest.approx(subset["mean_iou"], abs=0.01)
+    assert result["pixel_accuracy"] == pytest.approx(
+        subset["pixel_accuracy"], abs=0.01
+    )
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("name", ENTRIES)
+def test_held_out_split_reproduces_the_card(name):
+    held = records.get(name)["metrics"]["held_out"]
+    result = evaluate.summary(evaluate.evaluate(name))
+    for key in ("mean_iou", "mean_dice", "pixel_accuracy"):
+        assert result[key] == pytest.approx(held[key], abs=0.01), key
+
+
+def test_cards_and_the_zoo_page_are_not_stale():
+    for path, text in cards.render_all().items():
+        assert path.read_text() == text, (
+            f"{path} is stale: run python -m kerasseg.zoo.cards"
+        )
+
+
+@pytest.mark.parametrize("name", ["unet.nuclei_bbbc007"])
+def test_a_loaded_entry_exports_with_parity(name, tmp_path):
+    model = kerasseg.load(name)
+    channels = records.get(name)["input_channels"]
+    pixels = (
+        np.random.default_rng(0)
+        .integers(0, 256, (2, 48, 56, channels))
+        .astype("uint8")
+    )
+    reference = expected(model, pixels.astype("float32"))
+    loaded = tf.saved_model.load(export.saved_model(model, tmp_path / "sm"))
+    answer = loaded.signatures["serving_default"](
+        images=tf.constant(pixels, tf.float32)
+    )
+    _assert_answer(answer, reference, atol=1e-4)
+    want = model.predict(pixels.astype("float32"), verbose=0)
+    for fmt, run in (("tflite", run_tflite), ("onnx", run_onnx)):
+        path = export.export(model, tmp_path, format=fmt)
+        (logits,) = run(path, pixels.astype("float32"))
+        np.testing.assert_allclose(
+            logits, want, atol=1e-4, rtol=1e-5, err_msg=fmt
+        )
