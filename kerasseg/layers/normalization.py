@@ -13,6 +13,35 @@ import keras
 from kerasseg import _validation as check
 
 
+def _percentiles(x, fractions):
+    """Per image and channel, numpy's "linear" percentiles of `x` (batch,
+    height, width, channels), each as a (batch, 1, 1, channels) tensor.
+
+    Written with a sort and float32 index arithmetic rather than
+    `keras.ops.quantile`, whose TensorFlow version computes in float64,
+    which TFLite cannot run.
+    """
+    shape = keras.ops.shape(x)
+    # (batch, channels, pixels): sort along the last axis (TopK in TFLite).
+    values = keras.ops.transpose(x, (0, 3, 1, 2))
+    values = keras.ops.reshape(values, (shape[0], shape[3], -1))
+    values = keras.ops.sort(values, axis=-1)
+    count = keras.ops.shape(values)[-1]
+    last = keras.ops.cast(count - 1, "float32")
+    results = []
+    for fraction in fractions:
+        position = fraction * last
+        below = keras.ops.floor(position)
+        weight = position - below
+        lower = keras.ops.cast(below, "int32")
+        upper = keras.ops.minimum(lower + 1, count - 1)
+        a = keras.ops.take(values, lower, axis=-1)
+        b = keras.ops.take(values, upper, axis=-1)
+        value = a + (b - a) * weight  # (batch, channels)
+        results.append(value[:, None, None, :])
+    return results
+
+
 @keras.saving.register_keras_serializable(package="kerasseg")
 class PercentileNormalization(keras.layers.Layer):
     """Maps each image's `low` percentile to 0 and its `high` one to 1.
@@ -53,13 +82,7 @@ class PercentileNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x = keras.ops.cast(inputs, "float32")
-        bounds = keras.ops.quantile(
-            x,
-            [self.low / 100.0, self.high / 100.0],
-            axis=(1, 2),
-            keepdims=True,
-        )
-        low, high = bounds[0], bounds[1]
+        low, high = _percentiles(x, (self.low / 100.0, self.high / 100.0))
         scale = keras.ops.maximum(high - low, max(self.min_range, 1e-6))
         return keras.ops.cast((x - low) / scale, self.compute_dtype)
 
