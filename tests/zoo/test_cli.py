@@ -60,3 +60,12 @@ def test_evaluate_on_a_folder_and_predict_by_name(entry, tmp_path, capsys):
     )
     assert code == 0
     assert sorted(os.listdir(out))[:2] == ["0.png", "0_overlay.png"]
+
+
+def test_export_by_name(entry, tmp_path, capsys):
+    code = cli.main(
+        ["export", NAME, "--format", "tflite", "--out", str(tmp_path)]
+    )
+    assert code == 0
+    written = capsys.readouterr().out.strip()
+    assert written.endswith(".tflite") and os.path.isfile(written)
