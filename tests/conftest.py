@@ -17,15 +17,26 @@ def pytest_addoption(parser):
         default=False,
         help="also run tests marked 'large' (full-size models, slow checks)",
     )
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help="also run tests marked 'slow' (the second tier of end-to-end "
+        "runs: SIGKILL resume, mirrored and two-worker training, measured "
+        "XLA choice)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-large"):
-        return
-    skip = pytest.mark.skip(reason="large: run with --run-large")
+    large = config.getoption("--run-large")
+    slow = config.getoption("--run-slow") or large
+    skip_large = pytest.mark.skip(reason="large: run with --run-large")
+    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     for item in items:
-        if "large" in item.keywords:
-            item.add_marker(skip)
+        if "large" in item.keywords and not large:
+            item.add_marker(skip_large)
+        elif "slow" in item.keywords and not slow:
+            item.add_marker(skip_slow)
 
 
 @pytest.fixture(autouse=True)

@@ -60,6 +60,7 @@ def _assert_same(a, b):
         np.testing.assert_allclose(x, y, rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpus_equals_one_device(folder, tmp_path):
     # One process (two logical CPUs must be set before TensorFlow starts)
     # trains with MirroredStrategy, then on one device.
@@ -110,6 +111,7 @@ def _train(config_path, run_dir, env):
     )
 
 
+@pytest.mark.slow
 def test_two_local_workers_equal_one_device(folder, tmp_path):
     # Two processes on 127.0.0.1 (TF_CONFIG), one CPU each: the custom
     # multi-worker loop (Keras' fit fails there, keras-team/keras#20585)

@@ -40,6 +40,7 @@ def _weights(path):
     return [np.asarray(w) for w in model.weights]
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_same_command_resumes(folder, tmp_path):
     images, masks = folder
     # Deterministic ops and a per-epoch data seed: the resumed run must
@@ -213,6 +214,7 @@ def test_cli_train_rejects_a_bad_config_before_training(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_auto_jit_compile_is_measured_once_and_kept(
     folder, tmp_path, monkeypatch
 ):
