@@ -526,3 +526,37 @@ class DiceCrossEntropy(WeightedSum):
             "cross_entropy_weight": self.weights[1],
             **self.shared,
         }
+
+
+# === Losses by name ===
+# The one table of loss names: `kerasseg train` configs (`train.loss`) and
+# `get` read it.
+LOSSES = {
+    "cross_entropy": CrossEntropy,
+    "dice": Dice,
+    "dice_cross_entropy": DiceCrossEntropy,
+    "focal": Focal,
+    "focal_tversky": FocalTversky,
+    "jaccard": Jaccard,
+    "lovasz": Lovasz,
+    "tversky": Tversky,
+}
+
+
+def get(name):
+    """The loss class registered as `name` (a key of `LOSSES`).
+
+    Example:
+
+    >>> kerasseg.losses.get("dice_cross_entropy").__name__
+    'DiceCrossEntropy'
+    """
+    import difflib
+
+    if name in LOSSES:
+        return LOSSES[name]
+    close = difflib.get_close_matches(str(name), LOSSES, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown loss {name!r}.{hint} Losses: {', '.join(LOSSES)}."
+    )

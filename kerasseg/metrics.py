@@ -224,6 +224,37 @@ class PixelAccuracy(_ConfusionMatrixMetric):
     score, _default_name = "accuracy", "pixel_accuracy"
 
 
+# === Metrics by name ===
+# The one table of metric names: `kerasseg train` configs (`train.metrics`)
+# and `get` read it.
+METRICS = {
+    "mean_iou": MeanIoU,
+    "dice": Dice,
+    "precision": Precision,
+    "recall": Recall,
+    "pixel_accuracy": PixelAccuracy,
+}
+
+
+def get(name):
+    """The metric class registered as `name` (a key of `METRICS`).
+
+    Example:
+
+    >>> kerasseg.metrics.get("mean_iou").__name__
+    'MeanIoU'
+    """
+    import difflib
+
+    if name in METRICS:
+        return METRICS[name]
+    close = difflib.get_close_matches(str(name), METRICS, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown metric {name!r}.{hint} Metrics: {', '.join(METRICS)}."
+    )
+
+
 def per_class_table(confusion, class_names=None):
     """Per-class IoU, Dice, precision, recall and support from a confusion
     matrix, for evaluation reports.

@@ -9,24 +9,6 @@ from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
 from kerasseg.training.config import mode_of
 
-LOSS_CLASSES = {
-    "cross_entropy": losses_module.CrossEntropy,
-    "dice": losses_module.Dice,
-    "dice_cross_entropy": losses_module.DiceCrossEntropy,
-    "focal": losses_module.Focal,
-    "focal_tversky": losses_module.FocalTversky,
-    "jaccard": losses_module.Jaccard,
-    "lovasz": losses_module.Lovasz,
-    "tversky": losses_module.Tversky,
-}
-METRIC_CLASSES = {
-    "mean_iou": metrics_module.MeanIoU,
-    "dice": metrics_module.Dice,
-    "precision": metrics_module.Precision,
-    "recall": metrics_module.Recall,
-    "pixel_accuracy": metrics_module.PixelAccuracy,
-}
-
 
 def channels(config):
     """Input channels: the config's, else the built-in dataset's, else 3."""
@@ -112,14 +94,14 @@ def loss(config, class_weights=None):
     kwargs = {**_common(config), **cfg["loss_options"]}
     if class_weights is not None:
         kwargs["class_weights"] = list(class_weights)
-    return LOSS_CLASSES[cfg["loss"]](**kwargs)
+    return losses_module.get(cfg["loss"])(**kwargs)
 
 
 def metrics(config):
     """The compiled metrics, named as in the config (logs: `mean_iou`,
     `val_mean_iou`, …)."""
     return [
-        METRIC_CLASSES[name](**_common(config), name=name)
+        metrics_module.get(name)(**_common(config), name=name)
         for name in config["train"]["metrics"]
     ]
 

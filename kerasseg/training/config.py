@@ -29,20 +29,13 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
+from kerasseg import losses as losses_module
+from kerasseg import metrics as metrics_module
 from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
 
-LOSSES = (
-    "cross_entropy",
-    "dice",
-    "dice_cross_entropy",
-    "focal",
-    "focal_tversky",
-    "jaccard",
-    "lovasz",
-    "tversky",
-)
-METRICS = ("mean_iou", "dice", "precision", "recall", "pixel_accuracy")
+LOSSES = tuple(losses_module.LOSSES)
+METRICS = tuple(metrics_module.METRICS)
 DATASETS = (*dataset_specs.DATASETS, "folders")
 
 _INT, _FLOAT, _BOOL, _STR = int, float, bool, str
