@@ -137,6 +137,27 @@ def overlay(image, ids, *, alpha=0.5):
     return np.clip(blend, 0, 255).astype("uint8")
 
 
+def match_channels(image, channels, path="image"):
+    """`image` with the `channels` a model takes: an alpha channel (RGBA)
+    is dropped, RGB becomes its mean for a one-channel model, grey is
+    repeated for a three-channel one; anything else raises."""
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have == 4 and channels in (1, 3):
+        image, have = image[..., :3], 3
+    if have == 3 and channels == 1:
+        return image.mean(-1, keepdims=True)
+    if have == 1 and channels == 3:
+        return np.repeat(image, 3, axis=-1)
+    if have == channels:
+        return image
+    raise ValueError(
+        f"{path}: {image.shape[-1]} channels; the model takes {channels} "
+        "(RGB, RGBA and grey files are converted to 1 or 3)."
+    )
+
+
 def input_files(inputs):
     """Image files from file and folder paths (folders: sorted, images
     only)."""
@@ -209,17 +230,7 @@ def predict_files(
     os.makedirs(out_dir, exist_ok=True)
     written = []
     for path in input_files(inputs):
-        image = read_image(str(path))
-        if image.shape[-1] != channels:
-            if image.shape[-1] == 3 and channels == 1:
-                image = image.mean(-1, keepdims=True)
-            elif image.shape[-1] == 1 and channels == 3:
-                image = np.repeat(image, 3, axis=-1)
-            else:
-                raise ValueError(
-                    f"{path}: {image.shape[-1]} channels; the model takes "
-                    f"{channels}."
-                )
+        image = match_channels(read_image(str(path)), channels, path)
         if jit_compile == "auto":
             jit_compile = _choose_compile(model, image, tile, batch_size)
         probs = predict_tiled(

@@ -94,3 +94,19 @@ def test_predict_files_measures_the_compile_setting(tmp_path, monkeypatch):
     assert seen == [(2, 32, 32, 3)]
     assert model.jit_compile is True
     assert [p.endswith("a.png") for p in written] == [True]
+
+
+def test_channels_are_matched_to_the_model():
+    from kerasseg.training.predict import match_channels
+
+    rgba = np.random.default_rng(0).uniform(0, 255, (5, 6, 4))
+    grey = match_channels(rgba, 1)
+    np.testing.assert_allclose(grey[..., 0], rgba[..., :3].mean(-1))
+    np.testing.assert_array_equal(match_channels(rgba, 3), rgba[..., :3])
+    np.testing.assert_array_equal(
+        match_channels(grey, 3), np.repeat(grey, 3, axis=-1)
+    )
+    with pytest.raises(
+        ValueError, match="x.png: 4 channels; the model takes 2"
+    ):
+        match_channels(rgba, 2, "x.png")
