@@ -15,6 +15,7 @@ import os
 import sys
 
 from kerasseg._version import __version__
+from kerasseg.training import xla
 from kerasseg.zoo import cli as zoo_cli
 
 
@@ -62,7 +63,7 @@ def _parser():
     # Shorthands for the compute settings (same as --set train.KEY=VALUE);
     # the config check rejects values it does not know, naming them.
     for flag, key, values in (
-        ("--jit-compile", "jit_compile", "auto|on|off"),
+        ("--jit-compile", "jit_compile", "|".join(xla.SETTINGS)),
         ("--precision", "precision", "float32|mixed_float16|mixed_bfloat16"),
         ("--strategy", "strategy", "default|mirrored|multi_worker"),
     ):
@@ -107,7 +108,7 @@ def _parser():
     )
     predict.add_argument(
         "--jit-compile",
-        choices=("auto", "on", "off"),
+        choices=xla.SETTINGS,
         default="auto",
         help="XLA or not; auto (default) times both on the first tiles",
     )
@@ -300,7 +301,7 @@ def _predict(args):
     from kerasseg.training import predict
 
     model = load_model(args.model)
-    jit = {"on": True, "off": False}.get(args.jit_compile, "auto")
+    jit = xla.jit_compile_of(args.jit_compile)
     written = predict.predict_files(
         model,
         args.inputs,

@@ -33,6 +33,7 @@ from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
+from kerasseg.training import xla
 
 LOSSES = tuple(losses_module.LOSSES)
 METRICS = tuple(metrics_module.METRICS)
@@ -80,7 +81,7 @@ SCHEMA = {
         "weight_decay": ((_FLOAT,), 0.0),
         "schedule": (("constant", "cosine", "polynomial"), "constant"),
         "warmup_epochs": ((_INT,), 0),
-        "jit_compile": (("auto", "on", "off"), "auto"),
+        "jit_compile": (xla.SETTINGS, "auto"),
         "precision": (
             ("float32", "mixed_float16", "mixed_bfloat16"),
             "float32",

@@ -33,6 +33,7 @@ from kerasseg import _files
 from kerasseg.training import builders
 from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
+from kerasseg.training import xla
 
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2
@@ -187,16 +188,21 @@ def strategy_for(name):
     return tf.distribute.get_strategy()
 
 
+def epoch_seed(seed, epoch):
+    """The seed of one epoch's data and random ops: a resumed run repeats
+    the epochs it had not finished exactly."""
+    return seed * 100003 + epoch
+
+
 def jit_compile_for(setting, deterministic=False, strategy="default"):
     """XLA or not: True for "on", False for "off", None for "auto" (to be
     measured, `kerasseg.training.xla`). Keras runs deterministic
     TensorFlow ops without XLA, and the multi-worker loop runs without it
     (the config check refuses "on" for both), so "auto" is off then."""
-    if setting == "on":
-        return True
-    if setting == "off" or deterministic or strategy == "multi_worker":
-        return False
-    return None
+    jit = xla.jit_compile_of(setting)
+    if jit == "auto":
+        return False if deterministic or strategy == "multi_worker" else None
+    return jit
 
 
 def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
@@ -207,8 +213,6 @@ def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)["jit_compile"]
-    from kerasseg.training import xla
-
     # A fresh pipeline for epoch 0, so the one training uses is untouched.
     x, y = next(iter(make_data(0).take(1)))
     jit, seconds = xla.choose_jit_compile(
@@ -316,7 +320,7 @@ def _epoch_data(config, train_data):
         ds = (
             train_data(epoch)
             if train_data
-            else builders.dataset(config, "train", seed=seed * 100003 + epoch)
+            else builders.dataset(config, "train", seed=epoch_seed(seed, epoch))
         )
         return ds.repeat() if steps else ds
 
@@ -395,7 +399,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
         multiworker.build(model, make_data(0), strategy)
         hooks.on_train_begin()
     for epoch in range(state["epoch"], cfg["epochs"]):
-        keras.utils.set_random_seed(cfg["seed"] * 100003 + epoch)
+        keras.utils.set_random_seed(epoch_seed(cfg["seed"], epoch))
         if multi_worker:
             hooks.on_epoch_begin(epoch)
             logs = multiworker.fit_epoch(

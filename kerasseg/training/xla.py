@@ -13,6 +13,20 @@ import time
 
 import keras
 
+# The one set of XLA settings a user can give (`train.jit_compile`,
+# `kerasseg train/predict --jit-compile`); "auto" measures.
+SETTINGS = ("auto", "on", "off")
+
+
+def jit_compile_of(setting):
+    """`model.compile`'s `jit_compile` for a setting: True, False or "auto"
+    (to be measured with `choose_jit_compile`)."""
+    if setting not in SETTINGS:
+        raise ValueError(
+            f"jit_compile must be one of {list(SETTINGS)}; got {setting!r}."
+        )
+    return {"on": True, "off": False}.get(setting, "auto")
+
 
 def _copy(model):
     return model.__class__.from_config(model.get_config())
