@@ -28,6 +28,25 @@ import numpy as np
 MODES = ("binary", "multiclass", "multilabel")
 
 
+def mode_for(num_classes, mode="auto"):
+    """The mode of a model with `num_classes` output channels: "binary"
+    for one channel, else "multiclass", unless `mode` names one of
+    `MODES`. The one statement of that rule."""
+    if mode != "auto":
+        return mode
+    return "binary" if num_classes == 1 else "multiclass"
+
+
+def target_args(num_classes, mode, ignore_index):
+    """Keyword arguments of a kerasseg loss or metric for that task (a
+    binary one counts background and foreground and takes no
+    `num_classes`)."""
+    kwargs = {"mode": mode, "ignore_index": ignore_index}
+    if mode != "binary":
+        kwargs["num_classes"] = num_classes
+    return kwargs
+
+
 @dataclasses.dataclass
 class Prepared:
     """Predictions and labels read into one shape.

@@ -253,46 +253,39 @@ def _evaluate(args):
     from kerasseg.training import config as config_module
     from kerasseg.training import evaluation
 
+    if args.images and not args.masks:
+        raise ValueError("--images needs --masks.")
     model = load_model(args.model)
     config_path = os.path.join(args.model, "config.yaml")
     if os.path.isdir(args.model) and os.path.isfile(config_path):
         config = config_module.load(config_path)
-        if args.images:
-            config["data"].update(
-                dataset="folders", val_images=args.images, val_masks=args.masks
-            )
+        data = config["data"]
+        if args.ignore_index is not None:
+            data["ignore_index"] = args.ignore_index
+        classes = config["model"]["num_classes"]
+        metric = builders.confusion_metric(config)
+        names, suffix = data["class_names"], args.mask_suffix
+        suffix = suffix or data["mask_suffix"]
+        batches = None if args.images else builders.dataset(config, "val")
     else:
         if not (args.images and args.masks):
             raise ValueError(
                 "A .keras model needs --images and --masks to evaluate on."
             )
         classes = model.output_shape[-1]
-        config = config_module.load(
-            raw={
-                "model": {"name": "unet", "num_classes": classes},
-                "data": {
-                    "dataset": "folders",
-                    "train_images": args.images,
-                    "train_masks": args.masks,
-                    "val_images": args.images,
-                    "val_masks": args.masks,
-                    "ignore_index": args.ignore_index,
-                },
-            }
+        metric = builders.confusion_metric_for(
+            classes, ignore_index=args.ignore_index
         )
-    if args.images and not args.masks:
-        raise ValueError("--images needs --masks.")
-    config["data"]["mask_suffix"] = (
-        args.mask_suffix or config["data"]["mask_suffix"]
-    )
-    if args.ignore_index is not None:
-        config["data"]["ignore_index"] = args.ignore_index
-    result = evaluation.evaluate(
-        model,
-        builders.dataset(config, "val"),
-        builders.confusion_metric(config),
-        class_names=config["data"]["class_names"],
-    )
+        names, suffix, batches = None, args.mask_suffix, None
+    if batches is None:
+        batches = builders.folder_batches(
+            args.images,
+            args.masks,
+            num_classes=classes,
+            ignore_index=metric.ignore_index,
+            mask_suffix=suffix,
+        )
+    result = evaluation.evaluate(model, batches, metric, class_names=names)
     print(evaluation.table(result))
     return 0
 

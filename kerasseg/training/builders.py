@@ -3,6 +3,7 @@ metrics, optimizer. Pure construction, no training."""
 
 import keras
 
+from kerasseg import _targets
 from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
@@ -79,14 +80,11 @@ def model(config):
 
 
 def _common(config):
-    kwargs = {
-        "mode": mode_of(config),
-        "num_classes": config["model"]["num_classes"],
-        "ignore_index": config["data"]["ignore_index"],
-    }
-    if kwargs["mode"] == "binary":
-        kwargs.pop("num_classes")
-    return kwargs
+    return _targets.target_args(
+        config["model"]["num_classes"],
+        mode_of(config),
+        config["data"]["ignore_index"],
+    )
 
 
 def loss(config, class_weights=None):
@@ -109,6 +107,32 @@ def metrics(config):
 def confusion_metric(config):
     """A metric whose `confusion` feeds the evaluation's per-class table."""
     return metrics_module.MeanIoU(**_common(config), name="confusion")
+
+
+def confusion_metric_for(num_classes, *, mode="auto", ignore_index=None):
+    """`confusion_metric` for a model of `num_classes` outputs, no config."""
+    mode = _targets.mode_for(num_classes, mode)
+    return metrics_module.MeanIoU(
+        **_targets.target_args(num_classes, mode, ignore_index),
+        name="confusion",
+    )
+
+
+def folder_batches(
+    images, masks, *, num_classes, ignore_index=None, mask_suffix=""
+):
+    """Whole-image evaluation batches of an image and a mask folder."""
+    from kerasseg import data
+
+    return data.from_folders(
+        images,
+        masks,
+        num_classes=max(num_classes, 2),
+        mask_suffix=mask_suffix,
+        ignore_index=ignore_index,
+        batch_size=1,
+        shuffle=False,
+    )
 
 
 def learning_rate(config, steps_per_epoch):

@@ -29,6 +29,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
+from kerasseg import _targets
 from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
@@ -272,10 +273,9 @@ def _size(config, section, key):
 def mode_of(config):
     """The loss/metric mode: "binary" for one class, else "multiclass"
     unless `train.mode` says otherwise."""
-    mode = config["train"]["mode"]
-    if mode != "auto":
-        return mode
-    return "binary" if config["model"]["num_classes"] == 1 else "multiclass"
+    return _targets.mode_for(
+        config["model"]["num_classes"], config["train"]["mode"]
+    )
 
 
 def _check(config):

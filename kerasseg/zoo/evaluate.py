@@ -18,14 +18,17 @@ def held_out(config, *, images=None, masks=None, batches=None):
     mask folder pair; the first `batches` only if given."""
     from kerasseg.training import builders
 
-    config = {section: dict(values) for section, values in config.items()}
     if images is not None:
         if masks is None:
             raise ValueError("An image folder to evaluate on needs masks.")
-        config["data"].update(
-            dataset="folders", val_images=images, val_masks=masks, options={}
+        dataset = builders.folder_batches(
+            images,
+            masks,
+            num_classes=config["model"]["num_classes"],
+            ignore_index=config["data"]["ignore_index"],
         )
-    dataset = builders.dataset(config, "val")
+    else:
+        dataset = builders.dataset(config, "val")
     return dataset.take(batches) if batches else dataset
 
 

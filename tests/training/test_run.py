@@ -171,6 +171,13 @@ def test_cli_train_evaluate_predict_export(folder, tmp_path, capsys):
     assert cli.main(["evaluate", str(run_dir)]) == 0
     table = capsys.readouterr().out
     assert "| square |" in table and f"{saved['mean']['iou']:.4f}" in table
+    # A bare .keras file on the same folders gives the same scores.
+    model_file = str(run_dir / "model.keras")
+    args = ["evaluate", model_file, "--images", str(images)]
+    assert cli.main([*args, "--masks", str(masks)]) == 0
+    assert f"{saved['mean']['iou']:.4f}" in capsys.readouterr().out
+    assert cli.main(args) == 2
+    assert "--images needs --masks" in capsys.readouterr().err
 
     out = tmp_path / "predicted"
     assert (
