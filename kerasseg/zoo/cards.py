@@ -129,8 +129,9 @@ def zoo_table(all_records):
         "`python -m kerasseg.zoo.cards` (a test fails when it is stale).",
         "",
         "```python",
-        "kerasseg.list_pretrained()            # the names below",
-        'model = kerasseg.load("unet.nuclei_bbbc007")   # weights checked '
+        # Spaced as ruff formats the block (it formats markdown too).
+        "kerasseg.list_pretrained()  # the names below",
+        'model = kerasseg.load("unet.nuclei_bbbc007")  # weights checked '
         "by sha256",
         "```",
         "",
