@@ -54,6 +54,31 @@ def _channels(pairs, *, skip):
     raise ValueError("No image can be read.")
 
 
+def _check_one_size(pairs, opts):
+    """Batches of whole images need one size; says so before any work."""
+    if opts.image_size is not None or opts.batch_size == 1:
+        return
+    from PIL import Image
+
+    sizes = {}
+    for image_path, _ in pairs:
+        try:
+            with Image.open(image_path) as image:  # reads the header only
+                size = image.size[::-1]
+        except Exception:
+            continue  # unreadable files are reported by the reader
+        sizes.setdefault(size, image_path)
+        if len(sizes) > 1:
+            (a, first), (b, second) = sizes.items()
+            raise ValueError(
+                f"Images differ in size ({first} is {a[0]}×{a[1]}, "
+                f"{second} is {b[0]}×{b[1]}), so batch_size="
+                f"{opts.batch_size} cannot batch them whole. Pass "
+                "image_size=(height, width) (resized, or the random crop "
+                "with augment) or batch_size=1."
+            )
+
+
 def _usable(pairs, read):
     good, bad = [], []
     for pair in pairs:
@@ -87,6 +112,7 @@ def from_pairs(
     pairs = [(str(i), str(m)) for i, m in pairs]
     if not pairs:
         raise ValueError("`pairs` is empty.")
+    _check_one_size(pairs, opts)
     channels = _channels(pairs, skip=on_error == "skip")
     read = _reader(
         opts.num_classes, opts.ignore_index, value_map, color_map, channels

@@ -363,3 +363,28 @@ def test_bad_augment_settings_name_the_field(kwargs):
     (field,) = kwargs
     with pytest.raises(ValueError, match=f"Augment.{field}"):
         Augment(**kwargs)
+
+
+def test_whole_images_of_different_sizes_are_refused_before_any_work(
+    tmp_path,
+):
+    for name, size in (("a", (10, 12)), ("b", (14, 12))):
+        for folder, values in (("images", 100), ("masks", 1)):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            Image.fromarray(np.full(size, values, "uint8")).save(
+                tmp_path / folder / f"{name}.png"
+            )
+    with pytest.raises(ValueError, match=r"a.png is 10×12.*b.png is 14×12"):
+        from_folders(
+            tmp_path / "images",
+            tmp_path / "masks",
+            num_classes=2,
+            batch_size=2,
+        )
+    with pytest.raises(ValueError, match="image_size=\\(height, width\\)"):
+        kerasseg.data.nuclei()  # BBBC007 holds 400 and 450 px images
+    ds = from_folders(
+        tmp_path / "images", tmp_path / "masks", num_classes=2, batch_size=1
+    )
+    shapes = sorted(tuple(x.shape) for x, _ in ds)
+    assert shapes == [(1, 10, 12, 1), (1, 14, 12, 1)]
