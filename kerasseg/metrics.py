@@ -274,7 +274,8 @@ def per_class_table(confusion, class_names=None):
 
     >>> rows = kerasseg.metrics.per_class_table(
     ...     np.array([[3, 1], [0, 2]]), ["sky", "tree"])
-    >>> rows[1]["class"], rows[1]["iou"], rows[1]["support"]
+    >>> tree = rows[1]
+    >>> tree["class"], tree["iou"], tree["support"]
     ('tree', 0.6667, 2)
     """
     confusion = np.asarray(confusion, "float64")

@@ -150,7 +150,7 @@ def zoo_table(all_records):
     for record in all_records.values():
         held = record["metrics"]["held_out"]
         lines.append(
-            f"| [{record.name}](../zoo/{record.name}/card.md) | "
+            f"| `{record.name}` (card: `zoo/{record.name}/card.md`) | "
             f"{record['task']} | {record['dataset']['name']} | "
             f"{record['params']:,} | {record['size'] / 1e6:.1f} MB | "
             f"{_fmt(held['mean_iou'])} | {_fmt(held['mean_dice'])} |"
