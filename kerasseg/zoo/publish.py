@@ -1,14 +1,17 @@
 """Turns a finished `kerasseg train` run into a zoo entry (maintainers).
 
-    python -m kerasseg.zoo.publish RUN_DIR NAME --training-seconds S \
-        [--extra robustness.json]
+    python -m kerasseg.zoo.publish RUN_DIR NAME --summary "one line" \
+        --training-seconds S [--extra figures.json]
 
-copies the run's best weights to `zoo/NAME/NAME-<sha256[:8]>.weights.h5`
+saves the run's best weights as `zoo/NAME/NAME-<sha256[:8]>.weights.h5`
 (removing the entry's older weights file), scores the model on the
-held-out split of its config (the full split and the fast subset the
+held-out split of its config (the whole split, and the fast subset the
 tests use), writes `zoo/NAME/record.json` and renders the cards and
-`docs/zoo.md`. The run's `config.yaml` is copied too; the entry's
-`config.yaml` must equal it apart from defaults.
+`docs/zoo.md`. The committed `zoo/NAME/config.yaml` must resolve to the
+run's own config, so the record's config is the one that trained it.
+`--extra` merges further metric sections with their commands, e.g. the
+output of `python benchmarks/robustness.py RUN_DIR --json FILE` (run on
+the run folder, before publishing).
 """
 
 import argparse

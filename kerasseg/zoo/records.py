@@ -20,10 +20,13 @@ ENV_DIR = "KERASSEG_ZOO_DIR"
 # An entry folder is named after the entry; a record file in it says the rest.
 REQUIRED = (
     "name",
+    "summary",
+    "task",
     "config",
     "weights_file",
     "sha256",
     "size",
+    "storage",
     "params",
     "layout_sha256",
     "input_channels",
