@@ -351,6 +351,16 @@ def main(argv=None):
         except (ValueError, FileNotFoundError, FileExistsError) as error:
             print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
             return 2
+        except Exception as error:
+            # A bad file met inside a tf.data pipeline reaches us wrapped
+            # in a TensorFlow error; say what the file's problem is.
+            from kerasseg.data.files import data_error_in
+
+            message = data_error_in(error)
+            if message is None:
+                raise
+            print(f"kerasseg {args.command}: error: {message}", file=sys.stderr)
+            return 2
     _parser().print_help()
     return 0
 

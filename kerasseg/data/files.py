@@ -20,6 +20,17 @@ class DataError(ValueError):
     """A data file that cannot be used; the message names the file."""
 
 
+def data_error_in(error):
+    """The message of a `DataError` raised inside a tf.data pipeline, which
+    TensorFlow hands on wrapped in an `InvalidArgumentError` with its
+    traceback; None if `error` carries none."""
+    marker = "DataError: "
+    text = str(error)
+    if marker not in text:
+        return None
+    return text.split(marker, 1)[1].split("\n", 1)[0].strip()
+
+
 def _files(folder, suffixes, role):
     folder = pathlib.Path(folder)
     if not folder.is_dir():

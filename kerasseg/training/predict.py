@@ -227,9 +227,10 @@ def predict_files(
     from kerasseg.data.files import read_image
 
     channels = model.input_shape[-1]
+    files = input_files(inputs)  # missing inputs fail before any output
     os.makedirs(out_dir, exist_ok=True)
     written = []
-    for path in input_files(inputs):
+    for path in files:
         image = match_channels(read_image(str(path)), channels, path)
         if jit_compile == "auto":
             jit_compile = _choose_compile(model, image, tile, batch_size)
