@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 
 import keras
@@ -186,6 +187,16 @@ def strategy_for(name):
     if name == "multi_worker":  # the cluster comes from TF_CONFIG
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def fit_verbose(verbose, stream=None):
+    """Keras' progress setting for `train.verbose`: its progress bar (1)
+    becomes one line per epoch (2) when output goes to a file or a pipe,
+    where a bar's carriage returns would fill the log."""
+    stream = sys.stdout if stream is None else stream
+    if verbose == 1 and not (hasattr(stream, "isatty") and stream.isatty()):
+        return 2
+    return verbose
 
 
 def epoch_seed(seed, epoch):
@@ -420,7 +431,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
                     steps_per_epoch=steps,
                     validation_data=val_data,
                     callbacks=callbacks,
-                    verbose=cfg["verbose"],
+                    verbose=fit_verbose(cfg["verbose"]),
                     shuffle=False,  # the pipeline shuffles, seeded per epoch
                 )
             logs = {k: float(v[-1]) for k, v in history.history.items()}

@@ -242,3 +242,18 @@ def test_auto_jit_compile_is_measured_once_and_kept(
 
     monkeypatch.setattr(xla, "choose_jit_compile", refuse)
     assert run.train(config, run_dir)["resumed_from"] == 1
+
+
+def test_progress_bars_become_lines_when_output_is_not_a_terminal():
+    import io
+
+    from kerasseg.training.run import fit_verbose
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert fit_verbose(1, Terminal()) == 1
+    assert fit_verbose(1, io.StringIO()) == 2  # a file or a pipe
+    assert fit_verbose(0, io.StringIO()) == 0
+    assert fit_verbose(2, Terminal()) == 2
