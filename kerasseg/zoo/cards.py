@@ -119,8 +119,9 @@ def card(record):
     return "\n".join(lines)
 
 
-def zoo_table(all_records):
-    """The markdown of `docs/zoo.md`."""
+def zoo_table(all_records, folder):
+    """The markdown of `docs/zoo.md`: the published records, and the
+    entry folders of `folder` that hold only a training config."""
     lines = [
         "# Model zoo",
         "",
@@ -156,14 +157,28 @@ def zoo_table(all_records):
             f"{_fmt(held['mean_iou'])} | {_fmt(held['mean_dice'])} |"
         )
     lines.append("")
+    pending = [
+        path.parent.name
+        for path in sorted(folder.glob("*/config.yaml"))
+        if path.parent.name not in all_records
+    ]
+    if pending:
+        lines += [
+            "Training configs committed whose weights are not published "
+            "yet (`kerasseg train zoo/<name>/config.yaml` trains one): "
+            + ", ".join(f"`{name}`" for name in pending)
+            + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def render_all(folder=None):
     """`{path: text}` of every card and of `docs/zoo.md`."""
+    folder = records.entries_dir() if folder is None else folder
     all_records = records.read(folder)
     out = {r.folder / CARD: card(r) for r in all_records.values()}
-    out[DOCS] = zoo_table(all_records)
+    out[DOCS] = zoo_table(all_records, folder)
     return out
 
 

@@ -92,3 +92,19 @@ def test_a_loaded_entry_exports_with_parity(name, tmp_path):
         np.testing.assert_allclose(
             logits, want, atol=1e-4, rtol=1e-5, err_msg=fmt
         )
+
+
+CONFIGS = sorted(
+    p.parent.name for p in records.entries_dir().glob("*/config.yaml")
+)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_committed_config_is_valid_for_its_entry_name(name):
+    from kerasseg.training import builders
+    from kerasseg.training import config
+
+    resolved = config.load(records.entries_dir() / name / "config.yaml")
+    # The name's first part is the registered model the config builds.
+    assert resolved["model"]["name"] == name.split(".")[0]
+    assert builders.model(resolved).count_params() > 0
