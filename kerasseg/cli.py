@@ -264,8 +264,8 @@ def _evaluate(args):
             data["ignore_index"] = args.ignore_index
         classes = config["model"]["num_classes"]
         metric = builders.confusion_metric(config)
-        names, suffix = data["class_names"], args.mask_suffix
-        suffix = suffix or data["mask_suffix"]
+        names = data["class_names"]
+        suffix = args.mask_suffix or data["mask_suffix"]
         batches = None if args.images else builders.dataset(config, "val")
     else:
         if not (args.images and args.masks):
@@ -330,7 +330,7 @@ def main(argv=None):
         from kerasseg.zoo import ZooError
 
         try:
-            return zoo_cli.run(args, _parser())
+            return zoo_cli.run(args)
         except (ZooError, ValueError, FileNotFoundError) as error:
             print(f"kerasseg zoo: error: {error}", file=sys.stderr)
             return 2

@@ -35,7 +35,7 @@ def add_parser(commands):
     return zoo
 
 
-def run(args, parser):
+def run(args):
     from kerasseg import zoo
 
     action = args.zoo_command
@@ -76,5 +76,8 @@ def run(args, parser):
         result = evaluate.evaluate(args.name, images=images, masks=masks)
         print(evaluation.table(result))
         return 0
-    parser.print_help()
+    print(
+        "usage: kerasseg zoo {list,info,verify,evaluate} ... "
+        "(kerasseg zoo ACTION --help for each)"
+    )
     return 0
