@@ -49,6 +49,20 @@ def non_negative(name, value):
     return float(value)
 
 
+def from_table(table, name, *, kind, plural):
+    """`table[name]`, or a ValueError naming the unknown `kind`, the
+    closest name and every name of the table."""
+    import difflib
+
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(str(name), table, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(
+        f"Unknown {kind} {name!r}.{hint} {plural}: {', '.join(table)}."
+    )
+
+
 def one_of(name, value, accepted):
     """Returns `value` if it is in `accepted`, else raises."""
     if value not in accepted:

@@ -551,12 +551,4 @@ def get(name):
     >>> kerasseg.losses.get("dice_cross_entropy").__name__
     'DiceCrossEntropy'
     """
-    import difflib
-
-    if name in LOSSES:
-        return LOSSES[name]
-    close = difflib.get_close_matches(str(name), LOSSES, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"Unknown loss {name!r}.{hint} Losses: {', '.join(LOSSES)}."
-    )
+    return check.from_table(LOSSES, name, kind="loss", plural="Losses")

@@ -32,6 +32,7 @@ import keras
 import numpy as np
 
 from kerasseg import _targets
+from kerasseg import _validation
 
 
 def _scores(tp, fp, fn):
@@ -244,14 +245,8 @@ def get(name):
     >>> kerasseg.metrics.get("mean_iou").__name__
     'MeanIoU'
     """
-    import difflib
-
-    if name in METRICS:
-        return METRICS[name]
-    close = difflib.get_close_matches(str(name), METRICS, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(
-        f"Unknown metric {name!r}.{hint} Metrics: {', '.join(METRICS)}."
+    return _validation.from_table(
+        METRICS, name, kind="metric", plural="Metrics"
     )
 
 
