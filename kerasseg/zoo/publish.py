@@ -166,10 +166,12 @@ def main(argv=None):
             ],
         },
     )
-    held = zoo_evaluate.evaluate(args.name)
-    subset = zoo_evaluate.evaluate(
-        args.name, batches=zoo_evaluate.SUBSET_BATCHES
-    )
+    from kerasseg import zoo
+
+    # Loaded through the record just written: what users will load.
+    loaded = zoo.load(args.name)
+    held = zoo_evaluate.evaluate(loaded)
+    subset = zoo_evaluate.evaluate(loaded, batches=zoo_evaluate.SUBSET_BATCHES)
     record["metrics"]["held_out"] = {
         "split": f"{spec.name}: {spec.held_out}",
         "command": f"kerasseg zoo evaluate {args.name}",
