@@ -326,19 +326,12 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.command == "models":
         return _list_models(args.pattern)
-    if args.command == "zoo":
-        from kerasseg.zoo import ZooError
-
-        try:
-            return zoo_cli.run(args)
-        except (ZooError, ValueError, FileNotFoundError) as error:
-            print(f"kerasseg zoo: error: {error}", file=sys.stderr)
-            return 2
     commands = {
         "train": _train,
         "evaluate": _evaluate,
         "predict": _predict,
         "export": _export,
+        "zoo": zoo_cli.run,  # ZooError is a ValueError: exit 2 below
     }
     if args.command in commands:
         from kerasseg.training.run import TrainingDiverged
