@@ -35,9 +35,19 @@ def test_docstring_examples_run(module_name):
 
 
 DOCS = sorted((pathlib.Path(__file__).parents[1] / "docs").glob("*.md"))
+# Pages whose examples train or build full-size models (20–30 s each) run
+# in the second tier.
+SLOW_DOCS = {"data.md", "models.md"}
 
 
-@pytest.mark.parametrize("path", DOCS, ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_DOCS else p
+        for p in DOCS
+    ],
+    ids=lambda path: path.name,
+)
 def test_markdown_examples_run(path):
     # ">>>" examples in docs/*.md run too (plain ``` blocks are prose).
     result = doctest.testfile(

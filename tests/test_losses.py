@@ -276,6 +276,7 @@ def _tiny_model(num_classes=3):
     )
 
 
+@pytest.mark.slow
 def test_invalid_labels_inside_a_compiled_fit_give_nan_not_a_number():
     model = _tiny_model()
     model.compile(

@@ -270,6 +270,7 @@ def test_class_counts_and_weights(tmp_path):
     np.testing.assert_allclose(weights, [2.0, 2 / 3, 0.0, 1.0])
 
 
+@pytest.mark.slow
 def test_model_fit_trains_on_a_folder(tmp_path):
     images, masks, _ = _write_folder(tmp_path, n=4)
     ds = from_folders(

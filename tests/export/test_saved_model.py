@@ -87,9 +87,17 @@ def _tiny_model():
 
 # One tiny configuration per builder (unet_tiny shares unet_classic_tiny's).
 FAMILIES = [n for n in kerasseg.list_models("*_tiny") if n != "unet_tiny"]
+# The slowest to trace (20–30 s each) are checked in the second tier.
+SLOW_FAMILIES = {"multitask_unet_tiny", "transunet_tiny"}
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in SLOW_FAMILIES else n
+        for n in FAMILIES
+    ],
+)
 def test_signatures_equal_the_keras_model(name, tmp_path):
     model = harness.build(name)
     path = export.saved_model(model, tmp_path)
@@ -113,6 +121,7 @@ def test_signatures_equal_the_keras_model(name, tmp_path):
         _assert_answer(decoded, reference, ids_only=True)
 
 
+@pytest.mark.slow
 def test_loads_without_kerasseg_and_saved_model_cli_lists_signatures(
     tmp_path,
 ):

@@ -151,6 +151,7 @@ def _plain_copy(model):
     return keras.Model.from_config(config)
 
 
+@pytest.mark.slow
 def test_deeplab_weights_load_both_ways_and_outputs_match(tmp_path):
     fast = _small_deeplab()
     # Dilated encoder convolutions and the ASPP branches.

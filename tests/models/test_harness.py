@@ -139,19 +139,24 @@ def test_every_trainable_variable_gets_a_gradient(name):
 
 
 # Tracing a train step takes 10–20 s per tiny model on 2 CPU cores and
-# XLA adds 5–30 s, so the default run trains five models: the cheapest
-# three under XLA, two FCNs in graph mode. --run-large trains every model
-# both ways. (Every model's gradients reach every variable in the
-# default run: test_every_trainable_variable_gets_a_gradient.)
-XLA_BY_DEFAULT = {"unet_classic_tiny", "fcn16s_tiny", "conv_autoencoder_tiny"}
-GRAPH_BY_DEFAULT = {"fcn8s_tiny", "fcn32s_tiny"}
-TRAINING = [(name, True) for name in sorted(XLA_BY_DEFAULT)]
-TRAINING += [(name, False) for name in sorted(GRAPH_BY_DEFAULT)]
+# XLA adds 5–30 s, so the default run trains two models (one under XLA,
+# one in graph mode), the second tier (--run-slow) three more, and
+# --run-large every model both ways. (Every model's gradients reach every
+# variable in the default run: test_every_trainable_variable_gets_a_gradient.)
+TRAINING = [("unet_classic_tiny", True), ("fcn8s_tiny", False)]
+SLOW_TRAINING = [
+    ("fcn16s_tiny", True),
+    ("conv_autoencoder_tiny", True),
+    ("fcn32s_tiny", False),
+]
+TRAINING += [
+    pytest.param(*case, marks=pytest.mark.slow) for case in SLOW_TRAINING
+]
 TRAINING += [
     pytest.param(name, jit, marks=pytest.mark.large)
     for name in TINY
     for jit in (False, True)
-    if (name, jit) not in TRAINING
+    if (name, jit) not in [*TRAINING[:2], *SLOW_TRAINING]
 ]
 
 

@@ -60,6 +60,7 @@ def test_frozen_encoder_keeps_weights_and_batch_norm_statistics():
     assert not np.array_equal(decoder, after)
 
 
+@pytest.mark.slow
 def test_unfreezing_from_a_level_trains_only_that_level_and_deeper():
     model = kerasseg.freeze_encoder(_model())
     model = kerasseg.unfreeze_encoder(model, from_level="P4")
@@ -84,6 +85,7 @@ def test_unfreezing_from_a_level_trains_only_that_level_and_deeper():
     assert not any(_is_bn_statistic(p) for p in changed)
 
 
+@pytest.mark.slow
 def test_unfreezing_batch_norm_updates_its_statistics():
     model = kerasseg.freeze_encoder(_model())
     model = kerasseg.unfreeze_encoder(model, batch_norm=True)

@@ -146,6 +146,7 @@ def test_nan_loss_stops_naming_epoch_and_batch(folder, tmp_path):
     assert not (run_dir / "model.keras").exists()
 
 
+@pytest.mark.slow
 def test_cli_train_evaluate_predict_export(folder, tmp_path, capsys):
     images, masks = folder
     config = small_config(images, masks, epochs=2)
