@@ -51,6 +51,7 @@ def efficientnetb0_encoder(
     *,
     weights=None,
     output_stride=None,
+    batch_norm_momentum=None,
     name="encoder",
 ):
     """keras.applications.EfficientNetB0 without its top, as an encoder.
@@ -66,6 +67,9 @@ def efficientnetb0_encoder(
             `.h5` file without top, or a `.weights.h5` file saved from an
             encoder of the same settings.
         output_stride: None (32), 16 or 8; deeper stages are dilated.
+        batch_norm_momentum: None keeps keras.applications' momentum of
+            the BatchNormalization statistics, a number in [0, 1) sets it
+            (see `kerasseg.encoders.applications.application_encoder`).
         name: the model's name.
 
     Returns:
@@ -92,4 +96,5 @@ def efficientnetb0_encoder(
         preprocessing=None,
         name=name,
         after_load=_set_normalization,
+        batch_norm_momentum=batch_norm_momentum,
     )

@@ -20,6 +20,7 @@ def mobilenetv2_encoder(
     weights=None,
     output_stride=None,
     alpha=1.0,
+    batch_norm_momentum=None,
     name="encoder",
 ):
     """keras.applications.MobileNetV2 without its top, as an encoder.
@@ -35,6 +36,9 @@ def mobilenetv2_encoder(
         output_stride: None (32), 16 or 8; deeper stages are dilated.
         alpha: width multiplier; ImageNet weights exist for 0.35, 0.5,
             0.75, 1.0, 1.3 and 1.4.
+        batch_norm_momentum: None keeps keras.applications' momentum of
+            the BatchNormalization statistics, a number in [0, 1) sets it
+            (see `kerasseg.encoders.applications.application_encoder`).
         name: the model's name.
 
     Returns:
@@ -60,4 +64,5 @@ def mobilenetv2_encoder(
         preprocessing="tf",
         name=name,
         alpha=alpha,
+        batch_norm_momentum=batch_norm_momentum,
     )

@@ -19,6 +19,7 @@ def resnet50_encoder(
     *,
     weights=None,
     output_stride=None,
+    batch_norm_momentum=None,
     name="encoder",
 ):
     """keras.applications.ResNet50 without its top, as a kerasseg encoder.
@@ -37,6 +38,9 @@ def resnet50_encoder(
             `.h5` file without top, or a `.weights.h5` file saved from an
             encoder of the same settings.
         output_stride: None (32), 16 or 8; deeper stages are dilated.
+        batch_norm_momentum: None keeps keras.applications' momentum of
+            the BatchNormalization statistics, a number in [0, 1) sets it
+            (see `kerasseg.encoders.applications.application_encoder`).
         name: the model's name.
 
     Returns:
@@ -64,4 +68,5 @@ def resnet50_encoder(
         output_stride=output_stride,
         preprocessing="caffe",
         name=name,
+        batch_norm_momentum=batch_norm_momentum,
     )

@@ -334,3 +334,29 @@ def test_encoder_models_reload_safely_with_the_same_outputs(name, tmp_path):
         np.asarray(model(x, training=False)),
         atol=1e-5,
     )
+
+
+@pytest.mark.parametrize("name", ["mobilenetv2", "resnet50", "efficientnetb0"])
+def test_batch_norm_momentum_is_set_on_every_statistic(name):
+    options = OPTIONS.get(name, {})
+    plain = get_encoder(name, (None, None, 3), **options)
+    fast = get_encoder(
+        name, (None, None, 3), batch_norm_momentum=0.9, **options
+    )
+
+    def norms(model):
+        out = []
+        for layer in model._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                out.append(layer)
+        return out
+
+    assert norms(fast) and {bn.momentum for bn in norms(fast)} == {0.9}
+    assert {bn.momentum for bn in norms(plain)} != {0.9}
+    # Only the statistics' update rule changes: same weights, same outputs.
+    fast.set_weights(plain.get_weights())
+    x = _pixels((1, 64, 64, 3))
+    for key, value in _features(plain, x).items():
+        np.testing.assert_allclose(_features(fast, x)[key], value, atol=1e-5)
+    with pytest.raises(ValueError, match="batch_norm_momentum"):
+        get_encoder(name, (None, None, 3), batch_norm_momentum=1.0, **options)
