@@ -56,7 +56,7 @@ def segmentation_head(
 
 
 def reconstruction_head(
-    x, channels, *, activation=None, upsample=1, name="head"
+    x, channels, *, activation=None, scale=1.0, upsample=1, name="head"
 ):
     """1×1 convolution back to the image's channels (for autoencoders).
 
@@ -65,6 +65,11 @@ def reconstruction_head(
         channels: channels of the reconstructed image.
         activation: None for a linear output (default), or e.g. "sigmoid"
             for images scaled to [0, 1].
+        scale: the output is `scale × activation(conv(x))`: the pixel
+            scale of the images (255 for 0–255 pixels), so that the
+            convolution works at unit scale; freshly initialized weights
+            would otherwise need many steps to grow to the pixels' range.
+            With "sigmoid" the output then spans [0, scale].
         upsample: bilinear upsampling factor of the output.
         name: prefix of the layer names.
 
@@ -74,7 +79,15 @@ def reconstruction_head(
     channels = check.positive_int("channels", channels)
     activation = check.activation(activation, channels)
     upsample = check.positive_int("upsample", upsample)
-    return _conv_head(x, channels, activation, upsample, name)
+    scale = check.non_negative("scale", scale)
+    if scale == 0:
+        raise ValueError(f"`scale` must be > 0. Received: scale={scale}")
+    x = _conv_head(x, channels, activation, upsample, name)
+    if scale != 1:
+        x = keras.layers.Rescaling(
+            scale, dtype="float32", name=f"{name}_scale"
+        )(x)
+    return x
 
 
 def activation_head(x, *, activation=None, upsample=1, name="head"):

@@ -552,3 +552,12 @@ def get(name):
     'DiceCrossEntropy'
     """
     return check.from_table(LOSSES, name, kind="loss", plural="Losses")
+
+
+# Losses of models that output their input (autoencoders): the target is
+# the image itself, in the model's pixel scale. `kerasseg train` reads this
+# table for reconstruction models.
+RECONSTRUCTION_LOSSES = {
+    "mse": keras.losses.MeanSquaredError,
+    "mae": keras.losses.MeanAbsoluteError,
+}

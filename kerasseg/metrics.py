@@ -250,6 +250,76 @@ def get(name):
     )
 
 
+# === Reconstruction metrics ===
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
+class PSNR(keras.metrics.Metric):
+    """Peak signal-to-noise ratio of reconstructions, in dB, averaged over
+    images: `10 log10(max_value² / MSE)` of each image, then the mean.
+
+    Args:
+        max_value: the largest pixel value (255 for 8-bit images, the
+            scale kerasseg pipelines give).
+        name: the metric's name.
+
+    Example:
+
+    >>> metric = kerasseg.metrics.PSNR(max_value=255.0)
+    >>> images = np.full((2, 4, 4, 1), 100.0)
+    >>> metric.update_state(images, images + 5.0)  # MSE 25 in each image
+    >>> round(float(metric.result()), 2)           # 10 log10(255² / 25)
+    34.15
+    """
+
+    def __init__(self, max_value=255.0, name="psnr", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.max_value = _validation.non_negative("max_value", max_value)
+        if self.max_value == 0:
+            raise ValueError(
+                f"`max_value` must be > 0. Received: max_value={max_value}"
+            )
+        self.total = self.add_variable((), initializer="zeros", name="total")
+        self.count = self.add_variable((), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise ValueError("PSNR does not take `sample_weight`.")
+        y_true = keras.ops.cast(y_true, "float32")
+        y_pred = keras.ops.cast(y_pred, "float32")
+        axes = tuple(range(1, len(y_true.shape)))
+        mse = keras.ops.mean(keras.ops.square(y_true - y_pred), axis=axes)
+        # Identical images would be infinite: capped at 1e-10 MSE.
+        psnr = (
+            10.0
+            * keras.ops.log(self.max_value**2 / keras.ops.maximum(mse, 1e-10))
+            / np.log(10.0)
+        )
+        self.total.assign_add(keras.ops.sum(psnr))
+        self.count.assign_add(
+            keras.ops.cast(keras.ops.shape(psnr)[0], "float32")
+        )
+
+    def result(self):
+        return self.total / keras.ops.maximum(self.count, 1.0)
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value}
+
+
+# Metrics of models that output their input (autoencoders); `kerasseg
+# train` reads this table for reconstruction models.
+RECONSTRUCTION_METRICS = {
+    "mae": keras.metrics.MeanAbsoluteError,
+    "mse": keras.metrics.MeanSquaredError,
+    "psnr": PSNR,
+}
+
+
 def per_class_table(confusion, class_names=None):
     """Per-class IoU, Dice, precision, recall and support from a confusion
     matrix, for evaluation reports.

@@ -189,6 +189,7 @@ def test_bad_labels_raise_naming_the_value():
         metrics.MeanIoU(mode="binary", threshold=1.5)
 
 
+@pytest.mark.slow
 def test_streaming_evaluate_with_xla_matches_sklearn_and_reloads(tmp_path):
     model = kerasseg.models.unet((None, None, 3), 3, depth=2, base_filters=4)
     model.compile(
@@ -221,3 +222,25 @@ def test_streaming_evaluate_with_xla_matches_sklearn_and_reloads(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     again = reloaded.evaluate(x, y, batch_size=2, verbose=0, return_dict=True)
     np.testing.assert_allclose(again["mean_iou"], logs["mean_iou"], rtol=1e-6)
+
+
+def test_psnr_is_the_mean_of_each_images_psnr():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 255, (3, 8, 8, 2))
+    noisy = truth + rng.normal(
+        0, [[[[5.0]]], [[[10.0]]], [[[20.0]]]], truth.shape
+    )
+    metric = kerasseg.metrics.PSNR()
+    metric.update_state(truth[:2], noisy[:2])
+    metric.update_state(truth[2:], noisy[2:])
+    mse = ((truth - noisy) ** 2).mean(axis=(1, 2, 3))
+    want = np.mean(10 * np.log10(255.0**2 / mse))
+    assert float(metric.result()) == pytest.approx(want, rel=1e-5)
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+    again = kerasseg.metrics.PSNR.from_config(
+        kerasseg.metrics.PSNR(max_value=1.0).get_config()
+    )
+    assert again.max_value == 1.0
+    with pytest.raises(ValueError, match="max_value"):
+        kerasseg.metrics.PSNR(max_value=0)

@@ -12,6 +12,7 @@ from kerasseg.data.files import pair_files
 from kerasseg.data.folders import class_counts
 from kerasseg.data.folders import class_weights
 from kerasseg.data.folders import from_folders
+from kerasseg.data.folders import from_images
 from kerasseg.data.folders import from_pairs
 from kerasseg.data.tfds import from_tfds
 from kerasseg.data.tfrecords import from_tfrecords
@@ -24,6 +25,7 @@ __all__ = [
     "class_counts",
     "class_weights",
     "from_folders",
+    "from_images",
     "fashion_scenes",
     "from_pairs",
     "from_tfds",

@@ -31,7 +31,7 @@ def data_error_in(error):
     return text.split(marker, 1)[1].split("\n", 1)[0].strip()
 
 
-def _files(folder, suffixes, role):
+def list_files(folder, suffixes, role):
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"The {role} folder does not exist: {folder}")
@@ -58,8 +58,8 @@ def pair_files(images_dir, masks_dir, *, mask_suffix=""):
         ValueError: listing every image without a mask and every mask
             without an image (not only the first), or duplicate stems.
     """
-    images = _files(images_dir, IMAGE_SUFFIXES, "images")
-    masks = _files(masks_dir, MASK_SUFFIXES, "masks")
+    images = list_files(images_dir, IMAGE_SUFFIXES, "images")
+    masks = list_files(masks_dir, MASK_SUFFIXES, "masks")
     by_stem, duplicates = {}, []
     for path in images:
         if path.stem in by_stem:

@@ -6,9 +6,11 @@ import numpy as np
 import tensorflow as tf
 
 from kerasseg import _validation as check
+from kerasseg.data.files import IMAGE_SUFFIXES
 from kerasseg.data.files import DataError
 from kerasseg.data.files import apply_value_map
 from kerasseg.data.files import check_pair
+from kerasseg.data.files import list_files
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
 from kerasseg.data.files import read_mask
@@ -27,6 +29,8 @@ def _reader(num_classes, ignore_index, value_map, color_map, channels):
                 f"Image {image_path} has {image.shape[-1]} channels; the "
                 f"dataset's first image has {channels}."
             )
+        if not mask_path:  # from_images: no labels, an all-zero mask
+            return image, np.zeros(image.shape[:2], np.int32)
         mask = apply_value_map(
             read_mask(mask_path, color_map=color_map), value_map
         )
@@ -184,6 +188,35 @@ def from_folders(images_dir, masks_dir, *, mask_suffix="", **kwargs):
     return from_pairs(
         pair_files(images_dir, masks_dir, mask_suffix=mask_suffix), **kwargs
     )
+
+
+def from_images(images_dir, **kwargs):
+    """`(image, mask)` batches of a folder of unlabelled images.
+
+    For models that learn from images alone (autoencoder pretraining): the
+    images come as in `from_folders`, with the same augmentation, resizing
+    and checks; each mask is all zeros (class 0), so the pipeline and its
+    geometric augmentation stay those of labelled data. Map the batches to
+    `(image, image)` to train a reconstruction.
+
+    Args:
+        images_dir: folder of images (PNG, JPEG, BMP, TIFF).
+        **kwargs: the arguments of `from_folders` (`num_classes` defaults
+            to 2 and only sizes the unused masks' check).
+
+    Returns:
+        A batched, prefetched `tf.data.Dataset`.
+
+    Raises:
+        ValueError: no images in the folder, bad arguments.
+    """
+    images = list_files(images_dir, IMAGE_SUFFIXES, "images")
+    if not images:
+        raise ValueError(
+            f"No images ({', '.join(IMAGE_SUFFIXES)}) found in {images_dir}."
+        )
+    kwargs.setdefault("num_classes", 2)
+    return from_pairs([(path, "") for path in images], **kwargs)
 
 
 def class_counts(dataset, num_classes, *, ignore_index=None):

@@ -26,6 +26,7 @@ def conv_autoencoder(
     noise_stddev=0.1,
     mask_rate=0.0,
     activation=None,
+    output_scale=1.0,
     name="conv_autoencoder",
 ):
     """Convolutional autoencoder that reconstructs its input.
@@ -56,6 +57,10 @@ def conv_autoencoder(
         mask_rate: fraction of pixels zeroed when `denoising` (0 for none).
         activation: None for a linear output (default), or e.g. "sigmoid"
             for images scaled to [0, 1].
+        output_scale: the pixel scale of the images the output is
+            multiplied by (e.g. 255 for the 0–255 pixels kerasseg pipelines
+            give), so the last convolution trains at unit scale; see
+            `kerasseg.heads.reconstruction_head`.
         name: the model's name.
 
     Returns:
@@ -116,6 +121,7 @@ def conv_autoencoder(
             heads.reconstruction_head,
             channels=channels,
             activation=activation,
+            scale=output_scale,
             # Named like multitask_unet's reconstruction head, so that
             # kerasseg.export can tell a reconstruction from class scores.
             name="reconstruction",

@@ -9,6 +9,7 @@ from kerasseg import metrics as metrics_module
 from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
 from kerasseg.training.config import mode_of
+from kerasseg.training.config import task_of
 
 
 def channels(config):
@@ -19,18 +20,27 @@ def channels(config):
 
 
 def dataset(config, split, *, seed=0, val_batch_size=1):
-    """The `(image, mask)` batches of a split ("train" or "val").
+    """The `(image, target)` batches of a split ("train" or "val").
 
+    The target is the mask, or for a reconstruction model the image itself.
     Training batches are shuffled and augmented with `seed`; validation
     batches are whole images at their own size, `val_batch_size` per batch
     (1 by default, so images may differ in size; a strategy with several
     replicas needs one image per replica), so the metrics are those of
     the full-resolution masks.
     """
+    ds = _dataset(config, split, seed=seed, val_batch_size=val_batch_size)
+    if ds is not None and task_of(config) == "reconstruction":
+        ds = ds.map(lambda image, _: (image, image))
+    return ds
+
+
+def _dataset(config, split, *, seed, val_batch_size):
     from kerasseg import data
 
     cfg, train = config["data"], config["train"]
-    classes = max(config["model"]["num_classes"], 2)
+    reconstruction = task_of(config) == "reconstruction"
+    classes = 2 if reconstruction else max(config["model"]["num_classes"], 2)
     training = split == "train"
     kwargs = {
         "num_classes": classes,
@@ -63,6 +73,8 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
     masks = cfg["train_masks" if training else "val_masks"]
     if images is None:
         return None
+    if reconstruction:
+        return data.from_images(images, **kwargs)
     return data.from_folders(
         images, masks, mask_suffix=cfg["mask_suffix"], **kwargs
     )
@@ -71,11 +83,11 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
 def model(config):
     """The registered model, logits out, for the config's channels."""
     cfg = config["model"]
+    kwargs = dict(cfg["options"])
+    if cfg["num_classes"] is not None:  # reconstruction models have none
+        kwargs["num_classes"] = cfg["num_classes"]
     return registry.build(
-        cfg["name"],
-        input_shape=(None, None, channels(config)),
-        num_classes=cfg["num_classes"],
-        **cfg["options"],
+        cfg["name"], input_shape=(None, None, channels(config)), **kwargs
     )
 
 
@@ -89,6 +101,9 @@ def _common(config):
 
 def loss(config, class_weights=None):
     cfg = config["train"]
+    if task_of(config) == "reconstruction":
+        table = losses_module.RECONSTRUCTION_LOSSES
+        return table[cfg["loss"]](**cfg["loss_options"])
     kwargs = {**_common(config), **cfg["loss_options"]}
     if class_weights is not None:
         kwargs["class_weights"] = list(class_weights)
@@ -98,15 +113,31 @@ def loss(config, class_weights=None):
 def metrics(config):
     """The compiled metrics, named as in the config (logs: `mean_iou`,
     `val_mean_iou`, …)."""
+    names = config["train"]["metrics"]
+    if task_of(config) == "reconstruction":
+        table = metrics_module.RECONSTRUCTION_METRICS
+        return [table[name](name=name) for name in names]
     return [
-        metrics_module.get(name)(**_common(config), name=name)
-        for name in config["train"]["metrics"]
+        metrics_module.get(name)(**_common(config), name=name) for name in names
     ]
 
 
 def confusion_metric(config):
     """A metric whose `confusion` feeds the evaluation's per-class table."""
     return metrics_module.MeanIoU(**_common(config), name="confusion")
+
+
+def evaluate(config, model, dataset, *, class_names=None):
+    """Scores `model` on `dataset` as its task asks: the per-class table of
+    a segmentation (`evaluation.evaluate`), or a reconstruction's errors
+    (`evaluation.evaluate_reconstruction`)."""
+    from kerasseg.training import evaluation
+
+    if task_of(config) == "reconstruction":
+        return evaluation.evaluate_reconstruction(model, dataset)
+    return evaluation.evaluate(
+        model, dataset, confusion_metric(config), class_names=class_names
+    )
 
 
 def confusion_metric_for(num_classes, *, mode="auto", ignore_index=None):

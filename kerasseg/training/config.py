@@ -40,6 +40,22 @@ LOSSES = tuple(losses_module.LOSSES)
 METRICS = tuple(metrics_module.METRICS)
 DATASETS = (*dataset_specs.DATASETS, "folders")
 
+# What `kerasseg train` trains each task of the registry on: the loss and
+# metric names it accepts, and the `train` defaults that differ from
+# SCHEMA's (applied where the config does not set the key).
+TASKS = {
+    "segmentation": {"losses": LOSSES, "metrics": METRICS, "defaults": {}},
+    "reconstruction": {
+        "losses": tuple(losses_module.RECONSTRUCTION_LOSSES),
+        "metrics": tuple(metrics_module.RECONSTRUCTION_METRICS),
+        "defaults": {
+            "loss": "mse",
+            "metrics": ["mae", "psnr"],
+            "monitor": "val_loss",
+        },
+    },
+}
+
 _INT, _FLOAT, _BOOL, _STR = int, float, bool, str
 _ANY_DICT = dict
 
@@ -72,7 +88,10 @@ SCHEMA = {
         "steps_per_epoch": ((_INT, None), None),
         "seed": ((_INT,), 0),
         "mode": (("auto", "binary", "multiclass", "multilabel"), "auto"),
-        "loss": (LOSSES, "dice_cross_entropy"),
+        "loss": (
+            tuple(name for task in TASKS.values() for name in task["losses"]),
+            "dice_cross_entropy",
+        ),
         "loss_options": ((_ANY_DICT,), {}),
         "class_weights": ((list, _STR, None), None),
         "metrics": ((list,), ["mean_iou", "dice", "pixel_accuracy"]),
@@ -234,8 +253,22 @@ def resolve(raw):
             if float in accepted and isinstance(value, int):
                 value = float(value)
             config[section][key] = value
+    task = task_of(config)
+    given = raw.get("train") or {}
+    for key, value in TASKS.get(task, {"defaults": {}})["defaults"].items():
+        if key not in given:
+            config["train"][key] = copy.deepcopy(value)
     _check(config)
     return config
+
+
+def task_of(config):
+    """The registry's task of `model.name` ("segmentation",
+    "reconstruction", …), or None for a name that is not registered."""
+    name = config["model"]["name"]
+    if name not in registry.list_models():
+        return None
+    return registry.get_spec(name).task
 
 
 def load(path=None, overrides=(), *, raw=None):
@@ -279,10 +312,9 @@ def mode_of(config):
 
 
 def _check(config):
-    model, data, train = config["model"], config["data"], config["train"]
-    for key in ("name", "num_classes"):
-        if model[key] is None:
-            raise ConfigError(f"model.{key} is required.")
+    model, data = config["model"], config["data"]
+    if model["name"] is None:
+        raise ConfigError("model.name is required.")
     if model["name"] not in registry.list_models():
         raise ConfigError(
             f"model.name {model['name']!r} is not a registered model."
@@ -303,12 +335,21 @@ def _check(config):
                 f"{', '.join(sorted(accepted))}."
             )
     task = spec.task
-    if task != "segmentation":
+    if task not in TASKS:
         raise ConfigError(
             f"model.name {model['name']!r} is a {task} model; `kerasseg "
-            "train` trains segmentation models (use the Python API for "
-            "autoencoder pretraining and multi-task training)."
+            f"train` trains {' and '.join(TASKS)} models (use the Python "
+            "API for multi-task training)."
         )
+    if task == "reconstruction":
+        if model["num_classes"] is not None:
+            raise ConfigError(
+                f"model.num_classes is set, but {model['name']!r} is a "
+                "reconstruction model: it outputs its input and has no "
+                "classes. Remove model.num_classes."
+            )
+    elif model["num_classes"] is None:
+        raise ConfigError("model.num_classes is required.")
     for section, key in [
         ("model", "num_classes"),
         ("model", "input_channels"),
@@ -322,7 +363,72 @@ def _check(config):
         _positive(config, "train", key, allow_zero=True)
     _size(config, "data", "image_size")
     _size(config, "export", "image_size")
+    if data["augment"] and data["image_size"] is None:
+        raise ConfigError(
+            "data.augment needs data.image_size (the random crop's size)."
+        )
+    _check_dataset_options(config)
+    if task == "reconstruction":
+        _check_reconstruction(config)
+    else:
+        _check_segmentation(config)
+    _check_train(config, task)
 
+
+def _check_dataset_options(config):
+    data = config["data"]
+    spec = dataset_specs.get(data["dataset"])
+    if spec is None and data["options"]:
+        raise ConfigError(
+            "data.options sets a built-in dataset's arguments; "
+            "data.dataset='folders' takes none."
+        )
+    if spec is not None:
+        for option in data["options"]:
+            if option not in spec.options:
+                accepted = ", ".join(spec.options) or "none"
+                raise ConfigError(
+                    f"Unknown key 'data.options.{option}' for "
+                    f"data.dataset={data['dataset']!r}."
+                    f"{_close(option, spec.options)} Options: {accepted}."
+                )
+
+
+def _check_reconstruction(config):
+    """A model that outputs its input learns from images alone."""
+    data, train = config["data"], config["train"]
+    name = config["model"]["name"]
+    for section, key, why in [
+        ("data", "train_masks", "it learns from the images alone"),
+        ("data", "val_masks", "it learns from the images alone"),
+        ("data", "class_names", "it has no classes"),
+        ("train", "class_weights", "it has no classes"),
+    ]:
+        if config[section][key] is not None:
+            raise ConfigError(
+                f"{section}.{key} is set, but {name!r} is a reconstruction "
+                f"model: {why}. Remove {section}.{key}."
+            )
+    if train["mode"] != "auto":
+        raise ConfigError(
+            f"train.mode={train['mode']!r} reads class labels; "
+            f"{name!r} is a reconstruction model. Remove train.mode."
+        )
+    if data["dataset"] == "folders":
+        if not data["train_images"]:
+            raise ConfigError(
+                "data.train_images is required for data.dataset='folders'."
+            )
+        if not data["val_images"] and train["monitor"].startswith("val_"):
+            raise ConfigError(
+                f"train.monitor={train['monitor']!r} needs validation data: "
+                "set data.val_images, or monitor a training value (e.g. "
+                "train.monitor='loss')."
+            )
+
+
+def _check_segmentation(config):
+    model, data, train = config["model"], config["data"], config["train"]
     classes = model["num_classes"]
     mode = mode_of(config)
     if mode == "binary" and classes != 1:
@@ -338,20 +444,7 @@ def _check(config):
         )
     dataset = data["dataset"]
     spec = dataset_specs.get(dataset)
-    if spec is None and data["options"]:
-        raise ConfigError(
-            "data.options sets a built-in dataset's arguments; "
-            "data.dataset='folders' takes none."
-        )
     if spec is not None:
-        for option in data["options"]:
-            if option not in spec.options:
-                accepted = ", ".join(spec.options) or "none"
-                raise ConfigError(
-                    f"Unknown key 'data.options.{option}' for "
-                    f"data.dataset={dataset!r}.{_close(option, spec.options)} "
-                    f"Options: {accepted}."
-                )
         have = spec.num_classes
         fits = classes == have or (have == 2 and classes == 1)
         if not fits:
@@ -383,15 +476,27 @@ def _check(config):
         raise ConfigError(
             f"data.class_names needs {wanted} names; got {len(names)}."
         )
-    if data["augment"] and data["image_size"] is None:
-        raise ConfigError(
-            "data.augment needs data.image_size (the random crop's size)."
-        )
     if data["augment"] and data["ignore_index"] is None:
         raise ConfigError(
             "data.augment rescales and can bring in areas from outside the "
             "image, whose mask pixels need data.ignore_index (e.g. 255)."
         )
+    weights = train["class_weights"]
+    if isinstance(weights, str) and weights != "median_frequency":
+        raise ConfigError(
+            "train.class_weights must be null, 'median_frequency' or a list "
+            f"of numbers; got {weights!r}."
+        )
+    if isinstance(weights, list) and len(weights) != max(classes, 2):
+        raise ConfigError(
+            f"train.class_weights needs {max(classes, 2)} numbers; got "
+            f"{len(weights)}."
+        )
+
+
+def _check_train(config, task):
+    train = config["train"]
+    name = config["model"]["name"]
     if train["strategy"] == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
             raise ConfigError(
@@ -413,22 +518,19 @@ def _check(config):
             "train.jit_compile to 'auto' or 'off', or train.deterministic "
             "to false."
         )
-    weights = train["class_weights"]
-    if isinstance(weights, str) and weights != "median_frequency":
+    losses = TASKS[task]["losses"]
+    if train["loss"] not in losses:
         raise ConfigError(
-            "train.class_weights must be null, 'median_frequency' or a list "
-            f"of numbers; got {weights!r}."
+            f"train.loss={train['loss']!r} is not a loss of {task} models "
+            f"({name!r}); use one of {list(losses)}."
         )
-    if isinstance(weights, list) and len(weights) != max(classes, 2):
-        raise ConfigError(
-            f"train.class_weights needs {max(classes, 2)} numbers; got "
-            f"{len(weights)}."
-        )
-    for name in train["metrics"]:
-        if name not in METRICS:
+    metrics = TASKS[task]["metrics"]
+    for metric in train["metrics"]:
+        if metric not in metrics:
             raise ConfigError(
-                f"train.metrics: unknown metric {name!r}."
-                f"{_close(str(name), METRICS)} Metrics: {', '.join(METRICS)}."
+                f"train.metrics: unknown metric {metric!r} for {task} "
+                f"models.{_close(str(metric), metrics)} Metrics: "
+                f"{', '.join(metrics)}."
             )
     monitor = train["monitor"].removeprefix("val_")
     if monitor != "loss" and monitor not in train["metrics"]:

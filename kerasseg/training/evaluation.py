@@ -51,8 +51,43 @@ def evaluate(model, dataset, metric, *, class_names=None):
     }
 
 
+def evaluate_reconstruction(model, dataset, *, max_value=255.0):
+    """Scores a reconstruction model on `(image, image)` batches.
+
+    Returns:
+        A dict: `mse` and `mae` (over every pixel and channel), `psnr`
+        (dB, the mean over images of each image's PSNR, as
+        `kerasseg.metrics.PSNR`) and `images`.
+    """
+    psnr = metrics_module.PSNR(max_value=max_value)
+    squared = absolute = values = images_seen = 0
+    for images, targets in dataset:
+        output = np.asarray(model.predict_on_batch(images), "float64")
+        error = output - np.asarray(targets, "float64")
+        squared += float(np.sum(error**2))
+        absolute += float(np.sum(np.abs(error)))
+        values += error.size
+        images_seen += error.shape[0]
+        psnr.update_state(targets, output)
+    return {
+        "mse": round(squared / max(values, 1), 4),
+        "mae": round(absolute / max(values, 1), 4),
+        "psnr": round(float(psnr.result()), 4),
+        "images": images_seen,
+    }
+
+
 def table(result):
     """The evaluation as a markdown table, means last."""
+    if "psnr" in result:  # a reconstruction's scores
+        return "\n".join(
+            [
+                "| images | MSE | MAE | PSNR (dB) |",
+                "|---|---|---|---|",
+                f"| {result['images']} | {result['mse']:.4f} | "
+                f"{result['mae']:.4f} | {result['psnr']:.2f} |",
+            ]
+        )
     header = "| class | IoU | Dice | precision | recall | pixels |"
     lines = [header, "|---|---|---|---|---|---|"]
 

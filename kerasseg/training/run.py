@@ -465,11 +465,8 @@ def _train(config, out_dir, strategy, train_data, val_data):
     split = "validation"
     if eval_data is None:  # no validation data: say so in the result
         eval_data, split = make_data(0).take(steps), "training"
-    result = evaluation.evaluate(
-        model,
-        eval_data,
-        builders.confusion_metric(config),
-        class_names=config["data"]["class_names"],
+    result = builders.evaluate(
+        config, model, eval_data, class_names=config["data"]["class_names"]
     )
     result["data"] = split
     evaluation.save(

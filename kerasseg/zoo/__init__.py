@@ -51,11 +51,10 @@ def info(name):
 def build_args(record):
     """`kerasseg.build` arguments that rebuild the entry's architecture."""
     model = record["config"]["model"]
-    return {
-        "input_shape": (None, None, record["input_channels"]),
-        "num_classes": model["num_classes"],
-        **model["options"],
-    }
+    args = {"input_shape": (None, None, record["input_channels"])}
+    if model["num_classes"] is not None:  # reconstruction models have none
+        args["num_classes"] = model["num_classes"]
+    return {**args, **model["options"]}
 
 
 def _check_layout(model, record, how):

@@ -36,6 +36,37 @@ def _class_table(metrics):
     return lines
 
 
+def _reconstruction_table(metrics):
+    return [
+        "| images | MSE | MAE | PSNR (dB) |",
+        "|---|---|---|---|",
+        f"| {metrics['images']} | {metrics['mse']:.4f} | "
+        f"{metrics['mae']:.4f} | {metrics['psnr']:.2f} |",
+    ]
+
+
+def _output(d):
+    if d["task"] == "reconstruction":
+        return (
+            f"the image, {d['input_channels']} channel(s) in the input's "
+            "pixel scale"
+        )
+    return (
+        f"{d['config']['model']['num_classes']} logits per pixel: "
+        f"{', '.join(d['class_names'])}"
+    )
+
+
+def _scores(held):
+    if "psnr" in held:
+        return _reconstruction_table(held)
+    return [
+        *_class_table(held),
+        "",
+        f"Pixel accuracy {held['pixel_accuracy']:.4f}.",
+    ]
+
+
 def _robustness(section):
     columns = section["columns"]
     lines = [
@@ -76,8 +107,7 @@ def card(record):
         f"| parameters | {d['params']:,} |",
         f"| input | {d['input_channels']} channel(s), any height and width; "
         f"{d['preprocessing']} |",
-        f"| output | {model['num_classes']} logits per pixel: "
-        f"{', '.join(d['class_names'])} |",
+        f"| output | {_output(d)} |",
         f"| training data | {d['dataset']['train']} |",
         f"| held-out data | {d['dataset']['held_out']} |",
         f"| weights | `{d['weights_file']}`, {d['size']:,} bytes, "
@@ -93,9 +123,7 @@ def card(record):
         "",
         f"{held['split']}, measured with `{held['command']}`.",
         "",
-        *_class_table(held),
-        "",
-        f"Pixel accuracy {held['pixel_accuracy']:.4f}.",
+        *_scores(held),
         "",
     ]
     if "robustness" in d["metrics"]:
@@ -148,15 +176,31 @@ def zoo_table(all_records, folder):
         "held-out mean Dice |",
         "|---|---|---|---|---|---|---|",
     ]
+    others = []
     for record in all_records.values():
         held = record["metrics"]["held_out"]
-        lines.append(
+        row = (
             f"| `{record.name}` (card: `zoo/{record.name}/card.md`) | "
             f"{record['task']} | {record['dataset']['name']} | "
             f"{record['params']:,} | {record['size'] / 1e6:.1f} MB | "
-            f"{_fmt(held['mean_iou'])} | {_fmt(held['mean_dice'])} |"
         )
+        if "psnr" in held:
+            others.append(f"{row}{held['psnr']:.2f} | {held['mae']:.4f} |")
+        else:
+            lines.append(
+                f"{row}{_fmt(held['mean_iou'])} | {_fmt(held['mean_dice'])} |"
+            )
     lines.append("")
+    if others:
+        lines += [
+            "Reconstruction entries (autoencoders):",
+            "",
+            "| entry | task | data | parameters | file | held-out PSNR (dB) "
+            "| held-out MAE |",
+            "|---|---|---|---|---|---|---|",
+            *others,
+            "",
+        ]
     pending = [
         path.parent.name
         for path in sorted(folder.glob("*/config.yaml"))

@@ -29,8 +29,8 @@ def add_parser(commands):
     evaluate.add_argument(
         "data",
         nargs="?",
-        help="a folder holding images/ and masks/ (default: the entry's "
-        "held-out split)",
+        help="a folder holding images/ and masks/ (images/ alone for a "
+        "reconstruction entry; default: the entry's held-out split)",
     )
     return zoo
 
@@ -66,12 +66,19 @@ def run(args):
         images = masks = None
         if args.data:
             images = os.path.join(args.data, "images")
-            masks = os.path.join(args.data, "masks")
-            for folder in (images, masks):
+            folders = [images]
+            if zoo.info(args.name)["task"] != "reconstruction":
+                masks = os.path.join(args.data, "masks")
+                folders.append(masks)
+            wanted = (
+                "images/ and masks/ folders (paired by file name)"
+                if masks
+                else "an images/ folder"
+            )
+            for folder in folders:
                 if not os.path.isdir(folder):
                     raise FileNotFoundError(
-                        f"{args.data} must hold images/ and masks/ folders "
-                        f"(paired by file name); {folder} is missing."
+                        f"{args.data} must hold {wanted}; {folder} is missing."
                     )
         result = evaluate.evaluate(args.name, images=images, masks=masks)
         print(evaluation.table(result))

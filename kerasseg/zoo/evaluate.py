@@ -14,11 +14,24 @@ def entry_config(record):
 
 
 def held_out(config, *, images=None, masks=None, batches=None):
-    """The held-out `(image, mask)` batches of a config, or of an image and
-    mask folder pair; the first `batches` only if given."""
+    """The held-out `(image, target)` batches of a config, or of an image
+    and mask folder pair (an image folder alone for a reconstruction
+    entry); the first `batches` only if given."""
     from kerasseg.training import builders
+    from kerasseg.training.config import task_of
 
-    if images is not None:
+    reconstruction = task_of(config) == "reconstruction"
+    if images is not None and reconstruction:
+        if masks is not None:
+            raise ValueError(
+                "A reconstruction entry is evaluated on images alone; "
+                "pass no masks."
+            )
+        from kerasseg import data
+
+        dataset = data.from_images(images, batch_size=1, shuffle=False)
+        dataset = dataset.map(lambda image, _: (image, image))
+    elif images is not None:
         if masks is None:
             raise ValueError("An image folder to evaluate on needs masks.")
         dataset = builders.folder_batches(
@@ -41,7 +54,6 @@ def evaluate(name_or_model, *, images=None, masks=None, batches=None):
     """
     from kerasseg import zoo
     from kerasseg.training import builders
-    from kerasseg.training import evaluation
 
     if isinstance(name_or_model, str):
         record = records.get(name_or_model)
@@ -50,16 +62,18 @@ def evaluate(name_or_model, *, images=None, masks=None, batches=None):
         model = name_or_model
         record = records.get(model.zoo_entry)
     config = entry_config(record)
-    return evaluation.evaluate(
+    return builders.evaluate(
+        config,
         model,
         held_out(config, images=images, masks=masks, batches=batches),
-        builders.confusion_metric(config),
         class_names=list(record["class_names"]),
     )
 
 
 def summary(result):
     """The figures a record keeps of an evaluation."""
+    if "psnr" in result:  # a reconstruction
+        return {k: result[k] for k in ("mse", "mae", "psnr", "images")}
     return {
         "mean_iou": result["mean"]["iou"],
         "mean_dice": result["mean"]["dice"],

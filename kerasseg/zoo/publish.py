@@ -88,10 +88,13 @@ def write_entry(folder, name, model, config, *, summary, training):
             old.unlink()
     os.replace(new, target)
     spec = dataset_specs.get(config["data"]["dataset"])
+    task = kerasseg.registry.get_spec(config["model"]["name"]).task
     class_names = config["data"]["class_names"] or list(spec.class_names)
+    if task == "reconstruction":  # outputs images: no classes
+        class_names = []
     record = {
         "name": name,
-        "task": kerasseg.registry.get_spec(config["model"]["name"]).task,
+        "task": task,
         "config": config,
         "weights_file": target.name,
         "sha256": sha,
@@ -112,7 +115,8 @@ def write_entry(folder, name, model, config, *, summary, training):
         "summary": summary,
         "dataset": {
             "name": spec.name,
-            "train": f"{spec.description}; {spec.splits[0]} split",
+            "train": f"{spec.description}; {spec.splits[0]} split"
+            + ("; images only, labels unused" if not class_names else ""),
             "held_out": spec.held_out,
         },
         "licence": f"Weights: Apache-2.0 (kerasseg). Data: {spec.licence}",
