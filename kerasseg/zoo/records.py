@@ -48,10 +48,16 @@ class ZooError(ValueError):
 
 def entries_dir():
     """The folder of published entries: `KERASSEG_ZOO_DIR` if set, else the
-    `zoo/` folder the package ships with (beside it in a checkout)."""
+    one the package ships with: `kerasseg/zoo_entries/` in an installed
+    wheel (setup.py maps the repository's `zoo/` there), the checkout's
+    `zoo/` beside the package in a source or editable install."""
     if os.environ.get(ENV_DIR):
         return pathlib.Path(os.environ[ENV_DIR])
-    return pathlib.Path(__file__).resolve().parents[2] / "zoo"
+    package = pathlib.Path(__file__).resolve().parents[1]
+    shipped = package / "zoo_entries"
+    if shipped.is_dir():
+        return shipped
+    return package.parent / "zoo"
 
 
 def sha256_of(path, chunk=1 << 20):
