@@ -8,6 +8,7 @@ from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
+from kerasseg.training import config as config_module
 from kerasseg.training.config import mode_of
 from kerasseg.training.config import task_of
 
@@ -30,9 +31,42 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
     the full-resolution masks.
     """
     ds = _dataset(config, split, seed=seed, val_batch_size=val_batch_size)
-    if ds is not None and task_of(config) == "reconstruction":
+    task = task_of(config)
+    if ds is not None and task == "reconstruction":
         ds = ds.map(lambda image, _: (image, image))
+    if ds is not None and task == "multitask":
+        ds = ds.map(_multitask_targets(config))
     return ds
+
+
+def _multitask_targets(config):
+    """`(image, mask) -> (image, targets)` for a multi-task model: the
+    mask, each class's presence ("label") and the image if it has a
+    "reconstruction" output (config.MULTITASK_OUTPUTS)."""
+    import tensorflow as tf
+
+    outputs = config_module.multitask_outputs(config)
+    labels = config_module.num_labels(config)
+
+    def targets_of(image, mask):
+        classes = tf.range(1, labels + 1, dtype=mask.dtype)
+        hits = tf.equal(mask[..., None], classes)  # (B, H, W, labels)
+        targets = {
+            "mask": mask,
+            "label": tf.cast(tf.reduce_any(hits, axis=(1, 2)), "float32"),
+            "reconstruction": image,
+        }
+        return image, {k: targets[k] for k in outputs}
+
+    return targets_of
+
+
+def masks_of(dataset):
+    """`(image, mask)` batches from `dataset` (a multi-task one's targets
+    are a dict holding the mask)."""
+    if isinstance(dataset.element_spec[1], dict):
+        return dataset.map(lambda image, targets: (image, targets["mask"]))
+    return dataset
 
 
 def _dataset(config, split, *, seed, val_batch_size):
@@ -86,6 +120,8 @@ def model(config):
     kwargs = dict(cfg["options"])
     if cfg["num_classes"] is not None:  # reconstruction models have none
         kwargs["num_classes"] = cfg["num_classes"]
+    if task_of(config) == "multitask":
+        kwargs["num_labels"] = config_module.num_labels(config)
     return registry.build(
         cfg["name"], input_shape=(None, None, channels(config)), **kwargs
     )
@@ -100,26 +136,57 @@ def _common(config):
 
 
 def loss(config, class_weights=None):
+    """The compiled loss; a dict by output for a multi-task model."""
     cfg = config["train"]
-    if task_of(config) == "reconstruction":
+    task = task_of(config)
+    if task == "reconstruction":
         table = losses_module.RECONSTRUCTION_LOSSES
         return table[cfg["loss"]](**cfg["loss_options"])
     kwargs = {**_common(config), **cfg["loss_options"]}
     if class_weights is not None:
         kwargs["class_weights"] = list(class_weights)
-    return losses_module.get(cfg["loss"])(**kwargs)
+    mask = losses_module.get(cfg["loss"])(**kwargs)
+    if task != "multitask":
+        return mask
+    losses = {
+        "mask": mask,
+        "label": keras.losses.BinaryCrossentropy(from_logits=True),
+        "reconstruction": keras.losses.MeanSquaredError(),
+    }
+    return {k: losses[k] for k in config_module.multitask_outputs(config)}
+
+
+def loss_weights(config):
+    """`compile(loss_weights=…)`: None but for a multi-task model."""
+    if task_of(config) != "multitask":
+        return None
+    return config_module.loss_weights(config)
 
 
 def metrics(config):
     """The compiled metrics, named as in the config (logs: `mean_iou`,
-    `val_mean_iou`, …)."""
+    `val_mean_iou`, …; a multi-task model's are by output, logged as
+    `mask_mean_iou`, `label_accuracy`, …)."""
     names = config["train"]["metrics"]
-    if task_of(config) == "reconstruction":
+    task = task_of(config)
+    if task == "reconstruction":
         table = metrics_module.RECONSTRUCTION_METRICS
         return [table[name](name=name) for name in names]
-    return [
+    mask = [
         metrics_module.get(name)(**_common(config), name=name) for name in names
     ]
+    if task != "multitask":
+        return mask
+    metrics = {
+        "mask": mask,
+        # On logits: 0 is the probability 0.5.
+        "label": [
+            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+            keras.metrics.AUC(from_logits=True, name="auc"),
+        ],
+        "reconstruction": [keras.metrics.MeanAbsoluteError(name="mae")],
+    }
+    return {k: metrics[k] for k in config_module.multitask_outputs(config)}
 
 
 def confusion_metric(config):
@@ -129,13 +196,18 @@ def confusion_metric(config):
 
 def evaluate(config, model, dataset, *, class_names=None):
     """Scores `model` on `dataset` as its task asks: the per-class table of
-    a segmentation (`evaluation.evaluate`), or a reconstruction's errors
+    a segmentation (`evaluation.evaluate`; a multi-task model's also
+    scores its labels), or a reconstruction's errors
     (`evaluation.evaluate_reconstruction`)."""
     from kerasseg.training import evaluation
 
-    if task_of(config) == "reconstruction":
+    task = task_of(config)
+    if task == "reconstruction":
         return evaluation.evaluate_reconstruction(model, dataset)
-    return evaluation.evaluate(
+    score = evaluation.evaluate
+    if task == "multitask":
+        score = evaluation.evaluate_multitask
+    return score(
         model, dataset, confusion_metric(config), class_names=class_names
     )
 

@@ -54,6 +54,39 @@ TASKS = {
             "monitor": "val_loss",
         },
     },
+    # `train.loss` and `train.metrics` are the "mask" output's; the "label"
+    # output learns which classes an image holds (MULTITASK_OUTPUTS).
+    "multitask": {
+        "losses": LOSSES,
+        "metrics": METRICS,
+        "defaults": {"monitor": "val_mask_mean_iou"},
+    },
+}
+
+# The outputs a multi-task model trains in `kerasseg train`: the target
+# each learns, its loss, its metrics (logged as "<output>_<metric>") and
+# its default weight in the total loss (`train.loss_weights`).
+MULTITASK_OUTPUTS = {
+    "mask": {
+        "target": "the mask",
+        "loss": "train.loss",
+        "metrics": "train.metrics",
+        "weight": 1.0,
+    },
+    "label": {
+        "target": "which of the classes after background the image holds "
+        "(multi-label presence, 0/1 each)",
+        "loss": "binary cross-entropy",
+        "metrics": ("accuracy", "auc"),
+        "weight": 0.2,
+    },
+    "reconstruction": {
+        "target": "the image",
+        "loss": "mean squared error",
+        "metrics": ("mae",),
+        # MSE of 0–255 pixels weighted 1/255²: the MSE of [0, 1] images.
+        "weight": 1 / 255**2,
+    },
 }
 
 _INT, _FLOAT, _BOOL, _STR = int, float, bool, str
@@ -93,6 +126,7 @@ SCHEMA = {
             "dice_cross_entropy",
         ),
         "loss_options": ((_ANY_DICT,), {}),
+        "loss_weights": ((_ANY_DICT,), {}),
         "class_weights": ((list, _STR, None), None),
         "metrics": ((list,), ["mean_iou", "dice", "pixel_accuracy"]),
         "monitor": ((_STR,), "val_mean_iou"),
@@ -338,8 +372,7 @@ def _check(config):
     if task not in TASKS:
         raise ConfigError(
             f"model.name {model['name']!r} is a {task} model; `kerasseg "
-            f"train` trains {' and '.join(TASKS)} models (use the Python "
-            "API for multi-task training)."
+            f"train` trains {', '.join(TASKS)} models."
         )
     if task == "reconstruction":
         if model["num_classes"] is not None:
@@ -372,7 +405,80 @@ def _check(config):
         _check_reconstruction(config)
     else:
         _check_segmentation(config)
+    if task == "multitask":
+        _check_multitask(config)
+    elif config["train"]["loss_weights"]:
+        raise ConfigError(
+            "train.loss_weights weighs the outputs of a multi-task model; "
+            f"{model['name']!r} is a {task} model with one output."
+        )
     _check_train(config, task)
+
+
+def num_labels(config):
+    """Units of a multi-task model's "label" output: one per class after
+    background (binary: one, the foreground)."""
+    return max(config["model"]["num_classes"], 2) - 1
+
+
+def multitask_outputs(config):
+    """The outputs of the config's multi-task model, in MULTITASK_OUTPUTS'
+    order: "mask", "label", and "reconstruction" if it has one."""
+    spec = registry.get_spec(config["model"]["name"])
+    options = {**spec.fixed, **config["model"]["options"]}
+    outputs = ["mask", "label"]
+    if options.get("reconstruction"):
+        outputs.append("reconstruction")
+    return outputs
+
+
+def loss_weights(config):
+    """`{output: weight}` of a multi-task config: the defaults of
+    MULTITASK_OUTPUTS with `train.loss_weights` over them."""
+    given = config["train"]["loss_weights"]
+    return {
+        key: float(given.get(key, MULTITASK_OUTPUTS[key]["weight"]))
+        for key in multitask_outputs(config)
+    }
+
+
+def monitored(config):
+    """The values a config's `train.monitor` may name (without "val_")."""
+    train = config["train"]
+    if task_of(config) != "multitask":
+        return ["loss", *train["metrics"]]
+    names = ["loss"]
+    for key in multitask_outputs(config):
+        metrics = MULTITASK_OUTPUTS[key]["metrics"]
+        if key == "mask":
+            metrics = train["metrics"]
+        names += [f"{key}_loss", *(f"{key}_{m}" for m in metrics)]
+    return names
+
+
+def _check_multitask(config):
+    model, train = config["model"], config["train"]
+    given = model["options"].get("num_labels")
+    wanted = num_labels(config)
+    if given is not None and given != wanted:
+        raise ConfigError(
+            f"model.options.num_labels={given!r}: `kerasseg train` teaches "
+            f"the label output which of the {wanted} classes after "
+            f"background an image holds, so it has {wanted} units; leave "
+            "num_labels out (it is set from model.num_classes)."
+        )
+    outputs = multitask_outputs(config)
+    for key, weight in train["loss_weights"].items():
+        if key not in outputs:
+            raise ConfigError(
+                f"Unknown key 'train.loss_weights.{key}': the outputs of "
+                f"{model['name']!r} are {outputs}."
+            )
+        if not _type_ok(weight, (_FLOAT,)) or weight < 0:
+            raise ConfigError(
+                f"train.loss_weights.{key} must be a number ≥ 0; got "
+                f"{weight!r}."
+            )
 
 
 def _check_dataset_options(config):
@@ -533,11 +639,10 @@ def _check_train(config, task):
                 f"{', '.join(metrics)}."
             )
     monitor = train["monitor"].removeprefix("val_")
-    if monitor != "loss" and monitor not in train["metrics"]:
+    if monitor not in monitored(config):
         raise ConfigError(
             f"train.monitor={train['monitor']!r} is not computed: monitor "
-            f"'loss', 'val_loss' or one of train.metrics "
-            f"{train['metrics']} (with or without 'val_')."
+            f"one of {monitored(config)} (with or without 'val_')."
         )
     if train["warmup_epochs"] >= train["epochs"]:
         raise ConfigError(

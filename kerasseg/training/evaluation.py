@@ -28,6 +28,10 @@ def evaluate(model, dataset, metric, *, class_names=None):
     metric.reset_state()
     for images, masks in dataset:
         metric.update_state(masks, model.predict_on_batch(images))
+    return _segmentation_scores(metric, class_names)
+
+
+def _segmentation_scores(metric, class_names):
     confusion = np.asarray(metric.confusion)
     rows = metrics_module.per_class_table(confusion, class_names)
     mean = {}
@@ -49,6 +53,88 @@ def evaluate(model, dataset, metric, *, class_names=None):
         "pixel_accuracy": round(accuracy, 4),
         "pixels": int(total),
     }
+
+
+def evaluate_multitask(model, dataset, metric, *, class_names=None):
+    """Scores a multi-task model's "mask" and "label" outputs.
+
+    Args:
+        model: a model whose outputs are a dict with "mask" and "label".
+        dataset: `(image, targets)` batches, targets a dict with "mask"
+            and "label" (0/1 presence of each class after background).
+        metric: as for `evaluate`, for the "mask" output.
+        class_names: names of the mask's classes; the labels are the
+            classes after background.
+
+    Returns:
+        `evaluate`'s dict for the mask, plus `labels`: `accuracy` (of
+        every image × label decision, a logit above 0 meaning present),
+        `exact_match` (images with every label right) and `per_label`
+        (precision, recall, F1 and support of each label).
+    """
+    metric.reset_state()
+    counts = None
+    exact = images_seen = 0
+    for images, targets in dataset:
+        output = model.predict_on_batch(images)
+        metric.update_state(targets["mask"], output["mask"])
+        truth = np.asarray(targets["label"]) > 0.5
+        guess = np.asarray(output["label"]) > 0
+        batch = np.stack(
+            [
+                (truth & guess).sum(0),
+                (~truth & guess).sum(0),
+                (truth & ~guess).sum(0),
+                (~truth & ~guess).sum(0),
+            ]
+        )
+        counts = batch if counts is None else counts + batch
+        exact += int((truth == guess).all(axis=1).sum())
+        images_seen += truth.shape[0]
+    result = _segmentation_scores(metric, class_names)
+    names = [row["class"] for row in result["classes"]][1:]
+    tp, fp, fn, tn = counts.astype("float64")
+
+    def ratio(a, b):
+        return np.where(b > 0, a / np.maximum(b, 1), 0.0)
+
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    f1 = ratio(2 * tp, 2 * tp + fp + fn)
+    result["labels"] = {
+        "accuracy": round(float((tp + tn).sum() / counts.sum()), 4),
+        "exact_match": round(exact / max(images_seen, 1), 4),
+        "images": images_seen,
+        "per_label": {
+            name: {
+                "precision": round(float(precision[i]), 4),
+                "recall": round(float(recall[i]), 4),
+                "f1": round(float(f1[i]), 4),
+                "support": int(tp[i] + fn[i]),
+            }
+            for i, name in enumerate(names)
+        },
+    }
+    return result
+
+
+def label_table(labels):
+    """The "label" output's scores as a markdown table."""
+    lines = [
+        "| label | precision | recall | F1 | images holding it |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in labels["per_label"].items():
+        lines.append(
+            f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | "
+            f"{row['f1']:.4f} | {row['support']} |"
+        )
+    lines += [
+        "",
+        f"Label accuracy {labels['accuracy']:.4f} (every image × label "
+        f"decision); all labels right in {labels['exact_match']:.4f} of "
+        f"{labels['images']} images.",
+    ]
+    return "\n".join(lines)
 
 
 def evaluate_reconstruction(model, dataset, *, max_value=255.0):
@@ -101,6 +187,8 @@ def table(result):
     lines.append(f"| **mean** | {means} | {result['pixels']} |")
     lines.append("")
     lines.append(f"Pixel accuracy: {result['pixel_accuracy']:.4f}")
+    if "labels" in result:  # a multi-task model's "label" output
+        lines += ["", label_table(result["labels"])]
     return "\n".join(lines)
 
 

@@ -354,7 +354,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
 
         classes = max(config["model"]["num_classes"], 2)
         counts = data.class_counts(
-            first.take(steps),
+            builders.masks_of(first.take(steps)),
             classes,
             ignore_index=config["data"]["ignore_index"],
         )
@@ -365,6 +365,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
         compile_args = dict(
             optimizer=builders.optimizer(config, steps),
             loss=builders.loss(config, class_weights),
+            loss_weights=builders.loss_weights(config),
             metrics=builders.metrics(config),
         )
         jit = jit_compile_for(

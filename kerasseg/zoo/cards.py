@@ -51,20 +51,38 @@ def _output(d):
             f"the image, {d['input_channels']} channel(s) in the input's "
             "pixel scale"
         )
-    return (
+    text = (
         f"{d['config']['model']['num_classes']} logits per pixel: "
         f"{', '.join(d['class_names'])}"
     )
+    if d["task"] == "multitask":
+        text = (
+            f'"mask": {text}; "label": {len(d["class_names"]) - 1} '
+            "logits per image, one per class after background (present or "
+            "not)"
+        )
+    return text
 
 
 def _scores(held):
     if "psnr" in held:
         return _reconstruction_table(held)
-    return [
+    lines = [
         *_class_table(held),
         "",
         f"Pixel accuracy {held['pixel_accuracy']:.4f}.",
     ]
+    if "labels" in held:  # a multi-task model's image-level output
+        from kerasseg.training.evaluation import label_table
+
+        lines += [
+            "",
+            "Image-level labels (which classes after background an image "
+            "holds):",
+            "",
+            label_table(held["labels"]),
+        ]
+    return lines
 
 
 def _robustness(section):

@@ -74,7 +74,14 @@ def summary(result):
     """The figures a record keeps of an evaluation."""
     if "psnr" in result:  # a reconstruction
         return {k: result[k] for k in ("mse", "mae", "psnr", "images")}
+    labels = {}
+    if "labels" in result:  # a multi-task model's "label" output
+        labels = {
+            "label_accuracy": result["labels"]["accuracy"],
+            "labels": result["labels"],
+        }
     return {
+        **labels,
         "mean_iou": result["mean"]["iou"],
         "mean_dice": result["mean"]["dice"],
         "pixel_accuracy": result["pixel_accuracy"],

@@ -94,13 +94,6 @@ def test_a_reconstruction_config_gets_its_task_defaults():
             },
             r"train.loss='mse' is not a loss of segmentation models",
         ),
-        (
-            {
-                "model": {"name": "multitask_unet_tiny", "num_classes": 2},
-                "data": {"dataset": "nuclei"},
-            },
-            r"is a multitask model",
-        ),
     ],
 )
 def test_bad_reconstruction_configs_name_the_key(raw, message):

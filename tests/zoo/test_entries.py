@@ -23,6 +23,7 @@ ENTRIES = sorted(records.read())
 _FIGURES = {
     "segmentation": ("mean_iou", "mean_dice", "pixel_accuracy"),
     "reconstruction": ("psnr", "mae"),
+    "multitask": ("mean_iou", "mean_dice", "pixel_accuracy", "label_accuracy"),
 }
 
 
