@@ -20,6 +20,7 @@ from kerasseg import layers
 from kerasseg import losses
 from kerasseg import metrics
 from kerasseg import models
+from kerasseg import outputs
 from kerasseg import training
 from kerasseg import zoo
 from kerasseg._version import __version__
@@ -49,6 +50,7 @@ __all__ = [
     "losses",
     "metrics",
     "models",
+    "outputs",
     "training",
     "unfreeze_encoder",
     "zoo",

@@ -8,10 +8,11 @@ never see float16 values.
 import keras
 
 from kerasseg import _validation as check
+from kerasseg.layers.output import HeadOutput
 from kerasseg.layers.resize import BilinearUpsample
 
 
-def _output(x, activation, upsample, name):
+def _output(x, activation, upsample, name, meaning="segmentation"):
     if upsample > 1:
         # Upsampling the scores rather than the features: a 1×1 convolution
         # and bilinear interpolation (weights summing to one) commute, so
@@ -19,15 +20,16 @@ def _output(x, activation, upsample, name):
         # channels instead of the decoder's hundreds.
         x = BilinearUpsample(upsample, name=f"{name}_upsample")(x)
     # A float32 dtype policy makes this layer cast its input up; under
-    # "mixed_float16" the output is therefore float32.
-    return keras.layers.Activation(
-        activation or "linear", dtype="float32", name=f"{name}_activation"
+    # "mixed_float16" the output is therefore float32. The layer records
+    # what the output means (kerasseg.outputs reads it).
+    return HeadOutput(
+        activation, meaning=meaning, dtype="float32", name=f"{name}_activation"
     )(x)
 
 
-def _conv_head(x, channels, activation, upsample, name):
+def _conv_head(x, channels, activation, upsample, name, meaning):
     x = keras.layers.Conv2D(channels, 1, name=f"{name}_conv")(x)
-    return _output(x, activation, upsample, name)
+    return _output(x, activation, upsample, name, meaning)
 
 
 def segmentation_head(
@@ -52,7 +54,9 @@ def segmentation_head(
     num_classes = check.positive_int("num_classes", num_classes)
     activation = check.activation(activation, num_classes)
     upsample = check.positive_int("upsample", upsample)
-    return _conv_head(x, num_classes, activation, upsample, name)
+    return _conv_head(
+        x, num_classes, activation, upsample, name, "segmentation"
+    )
 
 
 def reconstruction_head(
@@ -82,12 +86,17 @@ def reconstruction_head(
     scale = check.non_negative("scale", scale)
     if scale == 0:
         raise ValueError(f"`scale` must be > 0. Received: scale={scale}")
-    x = _conv_head(x, channels, activation, upsample, name)
-    if scale != 1:
-        x = keras.layers.Rescaling(
-            scale, dtype="float32", name=f"{name}_scale"
+    if scale == 1:
+        return _conv_head(
+            x, channels, activation, upsample, name, "reconstruction"
+        )
+    x = keras.layers.Conv2D(channels, 1, name=f"{name}_conv")(x)
+    if activation not in (None, "linear"):  # squashed before the scale
+        x = keras.layers.Activation(
+            activation, dtype="float32", name=f"{name}_squash"
         )(x)
-    return x
+    x = keras.layers.Rescaling(scale, dtype="float32", name=f"{name}_scale")(x)
+    return _output(x, None, upsample, name, "reconstruction")
 
 
 def activation_head(x, *, activation=None, upsample=1, name="head"):
@@ -102,11 +111,17 @@ def activation_head(x, *, activation=None, upsample=1, name="head"):
     """
     activation = check.activation(activation, x.shape[-1])
     upsample = check.positive_int("upsample", upsample)
-    return _output(x, activation, upsample, name)
+    return _output(x, activation, upsample, name, "segmentation")
 
 
 def classification_head(
-    x, num_labels, *, activation=None, dropout=0.0, name="label_head"
+    x,
+    num_labels,
+    *,
+    activation=None,
+    dropout=0.0,
+    multilabel=False,
+    name="label_head",
 ):
     """Image-level logits: global average pooling, dropout, dense layer.
 
@@ -116,6 +131,10 @@ def classification_head(
             (softmax) or labels of a multi-label one (sigmoid each).
         activation: None for logits (default), "softmax", "sigmoid", ….
         dropout: dropout rate before the dense layer.
+        multilabel: the units are independent labels (a sigmoid each, e.g.
+            which classes an image holds) rather than one class among
+            `num_labels` (a softmax); recorded on the output layer, so the
+            export and prediction turn logits into the right probabilities.
         name: prefix of the layer names.
 
     Returns:
@@ -127,6 +146,10 @@ def classification_head(
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
     x = keras.layers.Dense(num_labels, name=f"{name}_dense")(x)
-    return keras.layers.Activation(
-        activation or "linear", dtype="float32", name=f"{name}_activation"
+    return HeadOutput(
+        activation,
+        meaning="labels",
+        multilabel=multilabel,
+        dtype="float32",
+        name=f"{name}_activation",
     )(x)

@@ -88,6 +88,7 @@ def test_public_api():
         "losses",
         "metrics",
         "models",
+        "outputs",
         "training",
         "unfreeze_encoder",
         "zoo",

@@ -20,9 +20,9 @@ import os
 from kerasseg.export.convert import QUANTIZATIONS
 from kerasseg.export.convert import onnx
 from kerasseg.export.convert import tflite
-from kerasseg.export.outputs import describe
 from kerasseg.export.saved_model import saved_model
 from kerasseg.export.signatures import SIGNATURES
+from kerasseg.outputs import describe
 
 FORMATS = ("saved_model", "tflite", "onnx")
 

@@ -13,7 +13,7 @@ import tempfile
 import keras
 
 from kerasseg import _validation as check
-from kerasseg.export import outputs as out
+from kerasseg import outputs as out
 from kerasseg.export import warmup
 from kerasseg.export.signatures import Signatures
 

@@ -10,7 +10,7 @@ and decoded PNG/JPEG bytes only need a cast.
 
 import tensorflow as tf
 
-from kerasseg.export import outputs as out
+from kerasseg import outputs as out
 
 SIGNATURES = ("serving_default", "serve_uint8", "serve_bytes")
 INPUT_NAME = "images"

@@ -5,6 +5,7 @@ from kerasseg.layers import atrous
 from kerasseg.layers.attention import AttentionGate
 from kerasseg.layers.noise import RandomMasking
 from kerasseg.layers.normalization import PercentileNormalization
+from kerasseg.layers.output import HeadOutput
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
@@ -18,6 +19,7 @@ __all__ = [
     "AttentionGate",
     "BilinearUpsample",
     "CropToReference",
+    "HeadOutput",
     "ImageNetPreprocessing",
     "PadToMultiple",
     "PercentileNormalization",

@@ -29,6 +29,7 @@ def multitask_unet(
     batch_norm=True,
     upsampling="bilinear",
     label_dropout=0.0,
+    label_mode="multiclass",
     activation=None,
     label_activation=None,
     name="multitask_unet",
@@ -62,6 +63,11 @@ def multitask_unet(
         batch_norm: batch norm in the decoders.
         upsampling: "bilinear" or "transpose" in the decoders.
         label_dropout: dropout rate before the label layer.
+        label_mode: "multiclass" (the label is one of `num_labels`
+            classes: softmax) or "multilabel" (each unit a label of its
+            own: sigmoid, e.g. which classes an image holds, as `kerasseg
+            train` teaches it). Recorded on the output, so the export's
+            probabilities follow it.
         activation: activation of "mask" (None: logits).
         label_activation: activation of "label" (None: logits).
         name: the model's name.
@@ -84,6 +90,7 @@ def multitask_unet(
     num_labels = check.positive_int("num_labels", num_labels)
     check.one_of("upsampling", upsampling, UPSAMPLING_MODES)
     check.rate("label_dropout", label_dropout)
+    check.one_of("label_mode", label_mode, ("multiclass", "multilabel"))
     check.activation(activation, num_classes)
     check.activation(label_activation, num_labels, name="label_activation")
     encoded = encode(
@@ -118,6 +125,7 @@ def multitask_unet(
             num_labels,
             activation=label_activation,
             dropout=label_dropout,
+            multilabel=label_mode == "multilabel",
             name="label",
         ),
     }

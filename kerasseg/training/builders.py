@@ -121,7 +121,9 @@ def model(config):
     if cfg["num_classes"] is not None:  # reconstruction models have none
         kwargs["num_classes"] = cfg["num_classes"]
     if task_of(config) == "multitask":
+        # The labels kerasseg train teaches: which classes an image holds.
         kwargs["num_labels"] = config_module.num_labels(config)
+        kwargs["label_mode"] = "multilabel"
     return registry.build(
         cfg["name"], input_shape=(None, None, channels(config)), **kwargs
     )

@@ -467,6 +467,13 @@ def _check_multitask(config):
             f"background an image holds, so it has {wanted} units; leave "
             "num_labels out (it is set from model.num_classes)."
         )
+    mode = model["options"].get("label_mode", "multilabel")
+    if mode != "multilabel":
+        raise ConfigError(
+            f"model.options.label_mode={mode!r}: `kerasseg train` teaches "
+            "the label output which classes an image holds, several at "
+            "once ('multilabel'); leave label_mode out."
+        )
     outputs = multitask_outputs(config)
     for key, weight in train["loss_weights"].items():
         if key not in outputs:

@@ -33,16 +33,6 @@ def _starts(length, tile, stride):
     return starts + [length - tile]
 
 
-def _probabilities(outputs, activation):
-    outputs = np.asarray(outputs, "float32")
-    if activation == "softmax":
-        e = np.exp(outputs - outputs.max(-1, keepdims=True))
-        return e / e.sum(-1, keepdims=True)
-    if activation == "sigmoid":
-        return 1 / (1 + np.exp(-outputs))
-    return outputs
-
-
 def predict_tiled(
     model,
     image,
@@ -55,7 +45,9 @@ def predict_tiled(
     """Probabilities for one image of any size, tile by tile.
 
     Args:
-        model: a segmentation `keras.Model` (logits or probabilities out).
+        model: a segmentation `keras.Model` (logits or probabilities out;
+            of a dict-output model, its one per-pixel class-score output,
+            e.g. a multi-task model's "mask").
         image: `(height, width, channels)` array of the model's input
             values.
         tile: tile height and width in pixels. Images no larger than this
@@ -68,7 +60,7 @@ def predict_tiled(
     Returns:
         float32 `(height, width, classes)` probabilities.
     """
-    from kerasseg.export.outputs import describe
+    from kerasseg import outputs
 
     image = np.asarray(image, "float32")
     if image.ndim != 3:
@@ -81,7 +73,7 @@ def predict_tiled(
     tile = int(tile)
     if tile < 8:
         raise ValueError(f"`tile` must be at least 8 pixels; received {tile}.")
-    (output,) = describe(model, activation)
+    output = outputs.segmentation_output(model, activation)
     height, width = image.shape[:2]
     th, tw = min(tile, height), min(tile, width)
     margin_h = int(round(th * overlap)) if th < height else 0
@@ -95,7 +87,10 @@ def predict_tiled(
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start : start + batch_size]
         tiles = np.stack([image[r : r + th, c : c + tw] for r, c in chunk])
-        probs = _probabilities(model.predict_on_batch(tiles), output.activation)
+        scores = model.predict_on_batch(tiles)
+        if output.key is not None:
+            scores = scores[output.key]
+        probs = np.asarray(outputs.probabilities(output, scores))
         if total is None:
             total = np.zeros((height, width, probs.shape[-1]), "float32")
         for (r, c), p in zip(chunk, probs):
@@ -104,11 +99,14 @@ def predict_tiled(
     return total / norm
 
 
-def class_ids(probabilities, threshold=0.5):
-    """Class ids from probabilities (argmax, or threshold for one channel)."""
-    if probabilities.shape[-1] == 1:
-        return (probabilities[..., 0] > threshold).astype("int32")
-    return probabilities.argmax(-1).astype("int32")
+def class_ids(probabilities, threshold=0.5, *, multilabel=False):
+    """Class ids from probabilities: the argmax, or for one channel 1 above
+    `threshold`; multi-label probabilities give one 0/1 map per label
+    (`kerasseg.outputs.class_ids`, as the export's `class_ids`)."""
+    from kerasseg import outputs
+
+    output = outputs.Output(None, "segmentation", None, multilabel)
+    return np.asarray(outputs.class_ids(output, probabilities, threshold))
 
 
 def palette(num_classes):
@@ -226,6 +224,14 @@ def predict_files(
 
     from kerasseg.data.files import read_image
 
+    from kerasseg import outputs
+
+    if outputs.segmentation_output(model).multilabel:
+        raise ValueError(
+            f"Model {model.name!r} gives multi-label masks (several labels "
+            "per pixel); predict_files writes one class id per pixel. Use "
+            "predict_tiled for each label's probabilities."
+        )
     channels = model.input_shape[-1]
     files = input_files(inputs)  # missing inputs fail before any output
     os.makedirs(out_dir, exist_ok=True)

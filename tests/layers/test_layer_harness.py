@@ -28,6 +28,10 @@ EXAMPLES = {
         lambda: layers.CropToReference(),
         lambda: [_x(2, 16, 16, 3), _x(2, 13, 11, 1)],
     ),
+    "HeadOutput": (
+        lambda: layers.HeadOutput("softmax", meaning="segmentation"),
+        lambda: _x(2, 5, 5, 3) / 255,
+    ),
     "ImageNetPreprocessing": (
         lambda: layers.ImageNetPreprocessing("caffe"),
         lambda: _x(2, 6, 6, 3),

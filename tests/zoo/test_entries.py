@@ -41,10 +41,13 @@ def test_record_matches_the_architecture_and_the_file(name):
     path = record.folder / record["weights_file"]
     assert path.stat().st_size == record["size"]
     assert records.sha256_of(path) == record["sha256"]
-    # The training config in the record is the one committed beside it.
+    # The training config in the record is the one committed beside it
+    # (both resolved: keys added to the schema since get their defaults).
     from kerasseg.training import config
 
-    assert config.load(record.folder / "config.yaml") == record["config"]
+    assert config.load(record.folder / "config.yaml") == config.load(
+        raw=record["config"]
+    )
 
 
 @pytest.mark.parametrize("name", ENTRIES)
