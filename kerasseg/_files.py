@@ -7,6 +7,7 @@ disk, and replaces the target in one `os.replace`.
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 
 
@@ -52,3 +53,35 @@ def write_text(path, text):
 
 def write_json(path, data):
     write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_folder(path, *, overwrite=True):
+    """Yields a temporary folder beside `path` that becomes `path` when the
+    block succeeds (an existing `path` is replaced only with `overwrite`);
+    on an exception it is removed and `path` is left as it was."""
+    path = os.fspath(path)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    try:
+        yield tmp
+        if os.path.exists(path):
+            if not overwrite:
+                raise FileExistsError(f"{path} appeared while it was written.")
+            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
+            os.rename(path, os.path.join(old, "v"))
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_temporary(name):
+    """Whether a file or folder name is one of these writers' leftovers
+    (a killed process leaves them; nothing else is named so)."""
+    return name.startswith((".tmp-", ".old-")) or (
+        name.startswith(".") and ".tmp" in name
+    )

@@ -9,9 +9,10 @@ its quantization options are needed; ONNX through Keras' own
 import contextlib
 import io
 import os
-import tempfile
 
 import tensorflow as tf
+
+from kerasseg import _files
 
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
 
@@ -24,22 +25,6 @@ def _check_path(path, suffix):
         )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     return path
-
-
-@contextlib.contextmanager
-def _atomic_file(path):
-    """Yields a temporary path in the same folder, renamed onto `path`."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(
-        prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder
-    )
-    os.close(handle)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def tflite(model, path, *, quantization=None):
@@ -69,7 +54,7 @@ def tflite(model, path, *, quantization=None):
     # The converter saves a temporary SavedModel and prints its signature.
     with contextlib.redirect_stdout(io.StringIO()):
         flatbuffer = converter.convert()
-    with _atomic_file(path) as tmp:
+    with _files.atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(flatbuffer)
     return path
@@ -103,7 +88,7 @@ def onnx(model, path, *, opset=None):
     signature = [
         tf.TensorSpec((None, None, None, model.input_shape[-1]), tf.float32)
     ]
-    with _atomic_file(path) as tmp:
+    with _files.atomic_path(path) as tmp:
         model.export(
             tmp,
             format="onnx",

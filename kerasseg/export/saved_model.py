@@ -5,13 +5,11 @@ folders and renamed into place, so a failed export leaves nothing that TF
 Serving (which only loads all-digit folder names) could pick up.
 """
 
-import contextlib
 import os
-import shutil
-import tempfile
 
 import keras
 
+from kerasseg import _files
 from kerasseg import _validation as check
 from kerasseg import outputs as out
 from kerasseg.export import warmup
@@ -59,27 +57,6 @@ def _image_size(model, image_size):
             f"Received: image_size={image_size!r}"
         )
     return tuple(check.positive_int("image_size", v) for v in size)
-
-
-@contextlib.contextmanager
-def _atomic_folder(final, overwrite):
-    """Yields a temporary folder that becomes `final` if the block succeeds."""
-    parent = os.path.dirname(final)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
-    try:
-        yield tmp
-        if os.path.exists(final):
-            if not overwrite:
-                raise FileExistsError(f"{final} appeared during the export.")
-            old = tempfile.mkdtemp(prefix=".old-", dir=parent)
-            os.rename(final, os.path.join(old, "v"))
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def saved_model(
@@ -167,7 +144,7 @@ def saved_model(
     specs = serving.specs()
     for signature, function in serving.functions().items():
         archive.add_endpoint(signature, function, [specs[signature]])
-    with _atomic_folder(final, overwrite) as tmp:
+    with _files.atomic_folder(final, overwrite=overwrite) as tmp:
         archive.write_out(tmp, verbose=False)
         if warmup_requests:
             warmup.write(

@@ -222,9 +222,8 @@ def predict_files(
         model.compile(jit_compile=jit_compile)
     from PIL import Image
 
-    from kerasseg.data.files import read_image
-
     from kerasseg import outputs
+    from kerasseg.data.files import read_image
 
     if outputs.segmentation_output(model).multilabel:
         raise ValueError(

@@ -1,43 +1,26 @@
 """`kerasseg train`: one config in, one run folder out.
 
-The run folder holds:
-
-    config.yaml          the resolved config (every default filled in)
-    checkpoints/epoch-NNNN/   weights, optimizer state and progress after
-                         each completed epoch (the last two are kept)
-    best.weights.h5      the weights with the best `train.monitor`
-    history.json, history.csv   one row per epoch
-    logs/                TensorBoard
-    model.keras          the final model (best weights)
-    evaluation.json, evaluation.md   per-class scores on the validation data
-    export/<model>/1/    the TF Serving SavedModel
+The loop: compile (or restore the last checkpoint) → one `fit` per epoch,
+each with its own seeded data (the multi-worker loop of `multiworker.py`
+behind the same per-epoch function) → finalize (best weights, `model.keras`,
+evaluation, export). The run folder's files are `run_folder.py`'s.
 
 Starting the same command again in the same folder resumes after the last
 completed epoch: weights, optimizer state and the data order and
 augmentation of the remaining epochs are those of an uninterrupted run.
-Every file is written to a temporary name and renamed, so a killed process
-leaves no half-written checkpoint.
 """
 
-import csv
-import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 
 import keras
-import numpy as np
 
-from kerasseg import _files
 from kerasseg.training import builders
 from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
+from kerasseg.training import run_folder
 from kerasseg.training import xla
-
-CHECKPOINTS = "checkpoints"
-KEEP_CHECKPOINTS = 2
 
 
 class TrainingDiverged(RuntimeError):
@@ -76,104 +59,6 @@ class _Progress(keras.callbacks.ProgbarLogger):
 
     def set_params(self, params):
         super().set_params({**params, "epochs": self.total})
-
-
-# --- Files -----------------------------------------------------------------
-
-
-def _atomic_json(data, path):
-    _files.write_json(path, data)
-
-
-def _write_history(history, run_dir):
-    _atomic_json(history, os.path.join(run_dir, "history.json"))
-    keys = sorted({k for row in history for k in row if k != "epoch"})
-    tmp = os.path.join(run_dir, "history.csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", *keys])
-        for row in history:
-            writer.writerow([row["epoch"], *(row.get(k, "") for k in keys)])
-    os.replace(tmp, os.path.join(run_dir, "history.csv"))
-
-
-def _checkpoints(run_dir):
-    folder = os.path.join(run_dir, CHECKPOINTS)
-    if not os.path.isdir(folder):
-        return []
-    names = [n for n in os.listdir(folder) if n.startswith("epoch-")]
-    return sorted(os.path.join(folder, n) for n in names)
-
-
-def _save_checkpoint(model, state, run_dir):
-    """Writes `checkpoints/epoch-NNNN/` atomically; keeps the last two."""
-    folder = os.path.join(run_dir, CHECKPOINTS)
-    os.makedirs(folder, exist_ok=True)
-    final = os.path.join(folder, f"epoch-{state['epoch']:04d}")
-    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=folder)
-    model.save_weights(os.path.join(tmp, "model.weights.h5"))
-    np.savez(
-        os.path.join(tmp, "optimizer.npz"),
-        *[np.asarray(v) for v in model.optimizer.variables],
-    )
-    _atomic_json(state, os.path.join(tmp, "state.json"))
-    if os.path.exists(final):
-        shutil.rmtree(final)
-    os.rename(tmp, final)
-    for old in _checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def _restore_checkpoint(model, path):
-    model.load_weights(os.path.join(path, "model.weights.h5"))
-    optimizer = model.optimizer
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    with np.load(os.path.join(path, "optimizer.npz")) as saved:
-        values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    if len(values) != len(optimizer.variables):
-        raise RuntimeError(
-            f"{path}: the optimizer state has {len(values)} variables, the "
-            f"optimizer {len(optimizer.variables)}; the checkpoint belongs "
-            "to another config."
-        )
-    for variable, value in zip(optimizer.variables, values):
-        variable.assign(value)
-    with open(os.path.join(path, "state.json")) as f:
-        return json.load(f)
-
-
-def _clean_partial(run_dir):
-    """Removes temporary files a killed process left behind."""
-    folder = os.path.join(run_dir, CHECKPOINTS)
-    if os.path.isdir(folder):
-        for name in os.listdir(folder):
-            if name.startswith(".tmp-"):
-                shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
-    for name in os.listdir(run_dir):
-        if name.endswith(".tmp"):
-            os.remove(os.path.join(run_dir, name))
-
-
-def _prepare_run_dir(config, run_dir):
-    os.makedirs(run_dir, exist_ok=True)
-    path = os.path.join(run_dir, "config.yaml")
-    if os.path.exists(path):
-        previous = config_module.load(path)
-        same = {**previous, "train": {**previous["train"], "verbose": 0}}
-        mine = {**config, "train": {**config["train"], "verbose": 0}}
-        if same != mine:
-            raise config_module.ConfigError(
-                f"{run_dir} holds a run of a different config "
-                f"({path}); resume with the same config, or use a new "
-                "run folder."
-            )
-    else:
-        tmp = f"{path}.tmp"
-        config_module.dump(config, tmp)
-        os.replace(tmp, path)
-    _clean_partial(run_dir)
 
 
 # --- Compute settings ------------------------------------------------------
@@ -220,10 +105,9 @@ def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
     """The faster of XLA and graph execution for this model, batch and
     device, measured once per run on a copy of the model and kept in
     `compile.json` (a resumed run reads it back)."""
-    path = os.path.join(out_dir, "compile.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            return json.load(f)["jit_compile"]
+    kept = run_folder.read_json(out_dir, "compile.json")
+    if kept is not None:
+        return kept["jit_compile"]
     # A fresh pipeline for epoch 0, so the one training uses is untouched.
     x, y = next(iter(make_data(0).take(1)))
     jit, seconds = xla.choose_jit_compile(
@@ -233,7 +117,11 @@ def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
         loss=compile_args["loss"],
         optimizer=compile_args["optimizer"],
     )
-    _atomic_json({"jit_compile": jit, "seconds_per_step": seconds}, path)
+    run_folder.write_json(
+        out_dir,
+        "compile.json",
+        {"jit_compile": jit, "seconds_per_step": seconds},
+    )
     if config["train"]["verbose"]:
         times = ", ".join(
             f"{k} {v:.3f} s/step"
@@ -309,7 +197,7 @@ def train(
     import tensorflow as tf
 
     strategy = strategy_for(cfg["strategy"])
-    _prepare_run_dir(config, run_dir)
+    run_folder.prepare(config, run_dir)
     if cfg["deterministic"]:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(cfg["seed"])
@@ -348,6 +236,54 @@ def _train(config, out_dir, strategy, train_data, val_data):
         val_data = builders.dataset(
             config, "val", val_batch_size=strategy.num_replicas_in_sync
         )
+    model, state, last = _compile(
+        config, out_dir, strategy, make_data, first, steps
+    )
+    resumed_from = state["epoch"]
+    if resumed_from and cfg["verbose"]:
+        print(
+            f"Resuming {out_dir} after epoch {resumed_from} of {cfg['epochs']}"
+        )
+    if strategy.num_replicas_in_sync > 1 and cfg["verbose"]:
+        print(
+            f"Training on {strategy.num_replicas_in_sync} replicas "
+            f"(train.strategy: {cfg['strategy']})"
+        )
+    guard = _StopOnNonFinite(last)
+    callbacks = [guard]
+    if cfg["verbose"]:
+        callbacks.append(_Progress(cfg["epochs"]))
+    callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
+    fit_epoch, finish = _epoch_runner(
+        config, model, strategy, make_data, steps, callbacks, val_data
+    )
+    for epoch in range(state["epoch"], cfg["epochs"]):
+        keras.utils.set_random_seed(epoch_seed(cfg["seed"], epoch))
+        logs = fit_epoch(epoch, make_data(epoch) if epoch else first)
+        first = None
+        state["history"].append({"epoch": epoch + 1, **logs})
+        value = logs.get(cfg["monitor"])
+        if _monitor_better(config, value, state["best"]):
+            state["best"] = value
+            run_folder.save_best(model, out_dir)
+        state["epoch"] = epoch + 1
+        guard.last_checkpoint = run_folder.save_checkpoint(
+            model, state, out_dir
+        )
+        run_folder.write_history(state["history"], out_dir)
+    finish()
+    return {
+        **_finalize(config, out_dir, model, given_val, make_data, steps),
+        "history": state["history"],
+        "resumed_from": resumed_from,
+    }
+
+
+def _compile(config, out_dir, strategy, make_data, first, steps):
+    """The compiled model in `strategy`'s scope, restored from the last
+    checkpoint if there is one; returns `(model, state, that checkpoint
+    or None)`."""
+    cfg = config["train"]
     class_weights = cfg["class_weights"]
     if class_weights == "median_frequency":
         from kerasseg import data
@@ -359,7 +295,6 @@ def _train(config, out_dir, strategy, train_data, val_data):
             ignore_index=config["data"]["ignore_index"],
         )
         class_weights = data.class_weights(counts).tolist()
-
     with strategy.scope():
         model = builders.model(config)
         compile_args = dict(
@@ -376,86 +311,64 @@ def _train(config, out_dir, strategy, train_data, val_data):
                 config, model, make_data, out_dir, compile_args
             )
         model.compile(**compile_args, jit_compile=jit)
-        checkpoints = _checkpoints(out_dir)
+        saved = run_folder.checkpoints(out_dir)
         state = {"epoch": 0, "best": None, "history": []}
-        if checkpoints:
-            state = _restore_checkpoint(model, checkpoints[-1])
-    resumed_from = state["epoch"]
-    if resumed_from and cfg["verbose"]:
-        print(
-            f"Resuming {out_dir} after epoch {resumed_from} of {cfg['epochs']}"
-        )
-    if strategy.num_replicas_in_sync > 1 and cfg["verbose"]:
-        print(
-            f"Training on {strategy.num_replicas_in_sync} replicas "
-            f"(train.strategy: {cfg['strategy']})"
-        )
-    guard = _StopOnNonFinite(checkpoints[-1] if checkpoints else None)
-    callbacks = [guard]
-    if cfg["verbose"]:
-        callbacks.append(_Progress(cfg["epochs"]))
-    callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
-    best_path = os.path.join(out_dir, "best.weights.h5")
-    multi_worker = cfg["strategy"] == "multi_worker"
-    if multi_worker:  # Keras' fit cannot run there: multiworker.py
-        from kerasseg.training import multiworker
+        if saved:
+            state = run_folder.restore_checkpoint(model, saved[-1])
+    return model, state, saved[-1] if saved else None
 
-        hooks = keras.callbacks.CallbackList(
-            callbacks,
-            model=model,
-            epochs=cfg["epochs"],
-            steps=steps,
-            verbose=cfg["verbose"],
-        )
-        # A fresh epoch-0 pipeline, so the one training uses is untouched.
-        multiworker.build(model, make_data(0), strategy)
-        hooks.on_train_begin()
-    for epoch in range(state["epoch"], cfg["epochs"]):
-        keras.utils.set_random_seed(epoch_seed(cfg["seed"], epoch))
-        if multi_worker:
-            hooks.on_epoch_begin(epoch)
-            logs = multiworker.fit_epoch(
-                model,
-                strategy,
-                make_data(epoch) if epoch else first,
-                steps,
-                callbacks=hooks,
-                val_data=val_data,
-            )
-            hooks.on_epoch_end(epoch, logs)
-        else:
+
+def _epoch_runner(config, model, strategy, make_data, steps, callbacks, val):
+    """`(fit_epoch(epoch, data) -> logs, finish())`: Keras' `fit` for one
+    epoch, or under `multi_worker` (where Keras' fit cannot run) the loop
+    of `multiworker.py` with the same callbacks."""
+    cfg = config["train"]
+    if cfg["strategy"] != "multi_worker":
+
+        def fit_epoch(epoch, data):
             with strategy.scope():
                 history = model.fit(
-                    make_data(epoch) if epoch else first,
+                    data,
                     initial_epoch=epoch,
                     epochs=epoch + 1,
                     steps_per_epoch=steps,
-                    validation_data=val_data,
+                    validation_data=val,
                     callbacks=callbacks,
                     verbose=fit_verbose(cfg["verbose"]),
                     shuffle=False,  # the pipeline shuffles, seeded per epoch
                 )
-            logs = {k: float(v[-1]) for k, v in history.history.items()}
-        first = None
-        state["history"].append({"epoch": epoch + 1, **logs})
-        value = logs.get(cfg["monitor"])
-        if _monitor_better(config, value, state["best"]):
-            state["best"] = value
-            tmp = best_path.replace(".weights.h5", ".tmp.weights.h5")
-            model.save_weights(tmp)
-            os.replace(tmp, best_path)
-        state["epoch"] = epoch + 1
-        guard.last_checkpoint = _save_checkpoint(model, state, out_dir)
-        _write_history(state["history"], out_dir)
-    if multi_worker:
-        hooks.on_train_end()
+            return {k: float(v[-1]) for k, v in history.history.items()}
 
-    if os.path.exists(best_path):
-        model.load_weights(best_path)
-    model_path = os.path.join(out_dir, "model.keras")
-    tmp = os.path.join(out_dir, "model.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, model_path)
+        return fit_epoch, lambda: None
+
+    from kerasseg.training import multiworker
+
+    hooks = keras.callbacks.CallbackList(
+        callbacks,
+        model=model,
+        epochs=cfg["epochs"],
+        steps=steps,
+        verbose=cfg["verbose"],
+    )
+    # A fresh epoch-0 pipeline, so the one training uses is untouched.
+    multiworker.build(model, make_data(0), strategy)
+    hooks.on_train_begin()
+
+    def fit_epoch(epoch, data):
+        hooks.on_epoch_begin(epoch)
+        logs = multiworker.fit_epoch(
+            model, strategy, data, steps, callbacks=hooks, val_data=val
+        )
+        hooks.on_epoch_end(epoch, logs)
+        return logs
+
+    return fit_epoch, hooks.on_train_end
+
+
+def _finalize(config, out_dir, model, given_val, make_data, steps):
+    """Best weights → `model.keras` → its evaluation and export."""
+    run_folder.load_best(model, out_dir)
+    model_path = run_folder.save_model(model, out_dir)
     # Evaluate and export the saved file, outside any strategy: what users
     # get is what is measured, and a multi-replica model would split the
     # one-image evaluation batches.
@@ -486,13 +399,11 @@ def _train(config, out_dir, strategy, train_data, val_data):
             overwrite=True,
             image_size=config["export"]["image_size"],
         )
-    if cfg["verbose"]:
+    if config["train"]["verbose"]:
         print(evaluation.table(result))
     return {
         "run_dir": out_dir,
-        "history": state["history"],
         "evaluation": result,
         "model_path": model_path,
         "export_path": export_path,
-        "resumed_from": resumed_from,
     }
