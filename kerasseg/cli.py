@@ -27,6 +27,12 @@ def _parser():
     parser.add_argument(
         "--version", action="version", version=f"kerasseg {__version__}"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's C++ log lines (hidden by default; "
+        "TF_CPP_MIN_LOG_LEVEL, if set, is left to decide)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     zoo_cli.add_parser(commands)
     models = commands.add_parser(

@@ -111,3 +111,40 @@ def test_export_errors_name_the_problem(tmp_path, capsys):
         == 2
     )
     assert "--version only apply" in capsys.readouterr().err
+
+
+def test_tensorflow_log_lines_are_hidden_unless_asked_for(tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    script = str(pathlib.Path(sys.executable).with_name("kerasseg"))
+
+    def stderr_of(*args, **extra):
+        return subprocess.run(
+            [script, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **extra},
+        ).stderr
+
+    quiet = stderr_of("models", "unet_tiny")
+    assert not [
+        line
+        for line in quiet.splitlines()
+        if line[:5] in ("I0000", "W0000") or "absl::InitializeLog" in line
+    ], quiet
+    # What TensorFlow itself prints when it loads here (CUDA probing on a
+    # machine without a GPU, CPU notes) comes back with --verbose.
+    baseline = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    ).stderr
+    if baseline.strip():
+        assert stderr_of("--verbose", "models", "unet_tiny").strip()
+        # The user's own setting is left to decide.
+        user = stderr_of("models", "unet_tiny", TF_CPP_MIN_LOG_LEVEL="0")
+        assert user.strip()
