@@ -48,6 +48,21 @@ API = {
         lambda p: kerasseg.models.unet(input_normalization="zscore"),
         r"`input_normalization` must be None, 'percentile' or a dict",
     ),
+    "a 0×0 image into a model": (
+        lambda p: _tiny().predict(np.zeros((1, 0, 0, 1)), verbose=0),
+        r"kerasseg models take images of at least 1×1 pixels; received a "
+        r"batch of shape \(1, 0, 0, 1\)",
+    ),
+    "an autoencoder config with classes": (
+        lambda p: config.load(
+            raw={
+                "model": {"name": "conv_autoencoder_tiny", "num_classes": 2},
+                "data": {"dataset": "nuclei"},
+            }
+        ),
+        r"model.num_classes is set, but 'conv_autoencoder_tiny' is a "
+        r"reconstruction model",
+    ),
     "unknown loss name": (
         lambda p: kerasseg.losses.get("dicee"),
         r"Unknown loss 'dicee'\. Did you mean 'dice'\? Losses: ",

@@ -46,6 +46,16 @@ class PadToMultiple(keras.layers.Layer):
         self.multiple = positive_int("multiple", multiple)
 
     def call(self, inputs):
+        # The first layer of every kerasseg model: an empty image is named
+        # here (when its size is known, as in eager calls and `predict`)
+        # rather than failing deep inside a pooling layer.
+        empty = [d for d in inputs.shape[1:3] if d is not None and d < 1]
+        if empty:
+            raise ValueError(
+                f"kerasseg models take images of at least 1×1 pixels; "
+                f"received a batch of shape {tuple(inputs.shape)} (height "
+                f"× width {inputs.shape[1]}×{inputs.shape[2]})."
+            )
         shape = keras.ops.shape(inputs)
         # (m - size % m) % m rather than (-size) % m: ONNX's Mod gives the
         # remainder of a negative number the dividend's sign, which would
