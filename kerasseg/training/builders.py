@@ -115,7 +115,8 @@ def _dataset(config, split, *, seed, val_batch_size):
 
 
 def model(config):
-    """The registered model, logits out, for the config's channels."""
+    """The registered model, logits out, for the config's channels; its
+    encoder starts from `model.encoder_from`'s if the config names one."""
     cfg = config["model"]
     kwargs = dict(cfg["options"])
     if cfg["num_classes"] is not None:  # reconstruction models have none
@@ -124,9 +125,30 @@ def model(config):
         # The labels kerasseg train teaches: which classes an image holds.
         kwargs["num_labels"] = config_module.num_labels(config)
         kwargs["label_mode"] = "multilabel"
-    return registry.build(
+    model = registry.build(
         cfg["name"], input_shape=(None, None, channels(config)), **kwargs
     )
+    if cfg["encoder_from"]:
+        from kerasseg.training.transfer import copy_encoder_weights
+
+        copy_encoder_weights(encoder_source(cfg["encoder_from"]), model)
+    return model
+
+
+def encoder_source(source):
+    """The model `model.encoder_from` names: a zoo entry, a run folder's
+    `model.keras` or a `.keras` file."""
+    import os
+
+    from kerasseg.zoo import records
+
+    if source in records.names():
+        from kerasseg import zoo
+
+        return zoo.load(source)
+    if os.path.isdir(source):
+        source = os.path.join(source, "model.keras")
+    return keras.saving.load_model(source, safe_mode=True)
 
 
 def _common(config):

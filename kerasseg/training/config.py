@@ -100,6 +100,7 @@ SCHEMA = {
         "num_classes": ((_INT,), None),
         "input_channels": ((_INT, None), None),
         "options": ((_ANY_DICT,), {}),
+        "encoder_from": ((_STR, None), None),
     },
     "data": {
         "dataset": (DATASETS, "folders"),
@@ -349,6 +350,7 @@ def _check(config):
     model, data = config["model"], config["data"]
     if model["name"] is None:
         raise ConfigError("model.name is required.")
+    _check_encoder_from(model["encoder_from"])
     if model["name"] not in registry.list_models():
         raise ConfigError(
             f"model.name {model['name']!r} is not a registered model."
@@ -486,6 +488,30 @@ def _check_multitask(config):
                 f"train.loss_weights.{key} must be a number ≥ 0; got "
                 f"{weight!r}."
             )
+
+
+def _check_encoder_from(source):
+    """`model.encoder_from`: a zoo entry, a run folder, a `.keras` file."""
+    if source is None:
+        return
+    from kerasseg.zoo import records
+
+    if source in records.names():
+        return
+    if os.path.isdir(source):
+        if os.path.isfile(os.path.join(source, "model.keras")):
+            return
+        raise ConfigError(
+            f"model.encoder_from={source!r} is a folder without model.keras; "
+            "give a finished run folder, a .keras file or a zoo entry "
+            "(kerasseg zoo list)."
+        )
+    if source.endswith(".keras") and os.path.isfile(source):
+        return
+    raise ConfigError(
+        f"model.encoder_from={source!r} is neither a zoo entry (kerasseg zoo "
+        "list), a run folder nor a .keras file."
+    )
 
 
 def _check_dataset_options(config):

@@ -179,3 +179,59 @@ def test_reconstruction_head_scale_multiplies_the_output():
     )
     with pytest.raises(ValueError, match="`scale` must be > 0"):
         heads.reconstruction_head(x, 1, scale=0)
+
+
+def test_a_unet_config_starts_from_an_autoencoder_runs_encoder(tmp_path):
+    # Autoencoder pretraining in two configs: the autoencoder's run folder
+    # is the U-Net's model.encoder_from.
+    images, masks = write_folder(tmp_path / "d", count=4, size=32)
+    encoder = {"depth": 2, "base_filters": 4}
+    pretrain = run.train(
+        {
+            "model": {"name": "conv_autoencoder", "options": encoder},
+            "data": {"train_images": str(images), "val_images": str(images)},
+            "train": {"epochs": 1, "batch_size": 4, "jit_compile": "off"},
+            "export": {"saved_model": False},
+        },
+        tmp_path / "ae",
+    )
+    unet = config.load(
+        raw={
+            "model": {
+                "name": "unet",
+                "num_classes": 2,
+                "options": encoder,
+                "encoder_from": str(tmp_path / "ae"),
+            },
+            "data": {
+                "train_images": str(images),
+                "train_masks": str(masks),
+                "val_images": str(images),
+                "val_masks": str(masks),
+            },
+            "train": {"epochs": 1, "batch_size": 4, "jit_compile": "off"},
+            "export": {"saved_model": False},
+        }
+    )
+    from kerasseg.training import builders
+
+    source = keras.saving.load_model(pretrain["model_path"])
+    started = builders.model(unet)
+    for a, b in zip(
+        source.get_layer("encoder").weights,
+        started.get_layer("encoder").weights,
+        strict=True,
+    ):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), a.path)
+    assert np.isfinite(run.train(unet, tmp_path / "unet")["history"][0]["loss"])
+    for bad, message in [
+        (str(tmp_path / "nowhere"), "neither a zoo entry"),
+        (str(images), "a folder without model.keras"),
+    ]:
+        with pytest.raises(config.ConfigError, match=message):
+            config.load(
+                raw={
+                    **unet,
+                    "model": {**unet["model"], "encoder_from": bad},
+                }
+            )
