@@ -554,16 +554,37 @@ def _check_reconstruction(config):
             f"{name!r} is a reconstruction model. Remove train.mode."
         )
     if data["dataset"] == "folders":
-        if not data["train_images"]:
+        _check_folders(config, masks=False)
+
+
+def _check_folders(config, *, masks):
+    """data.dataset='folders': the training folders are required (images,
+    and masks if the model learns them), the validation ones go together,
+    and a validation monitor needs them."""
+    data, train = config["data"], config["train"]
+    keys = ("train_images", "train_masks") if masks else ("train_images",)
+    for key in keys:
+        if not data[key]:
             raise ConfigError(
-                "data.train_images is required for data.dataset='folders'."
+                f"data.{key} is required for data.dataset='folders'."
             )
-        if not data["val_images"] and train["monitor"].startswith("val_"):
-            raise ConfigError(
-                f"train.monitor={train['monitor']!r} needs validation data: "
-                "set data.val_images, or monitor a training value (e.g. "
-                "train.monitor='loss')."
-            )
+    if masks and bool(data["val_images"]) != bool(data["val_masks"]):
+        raise ConfigError(
+            "data.val_images and data.val_masks go together; got only "
+            "one of them."
+        )
+    if not data["val_images"] and train["monitor"].startswith("val_"):
+        needed = (
+            "data.val_images and data.val_masks"
+            if masks
+            else ("data.val_images")
+        )
+        example = "mean_iou" if masks else "loss"
+        raise ConfigError(
+            f"train.monitor={train['monitor']!r} needs validation data: "
+            f"set {needed}, or monitor a training value (e.g. "
+            f"train.monitor='{example}')."
+        )
 
 
 def _check_segmentation(config):
@@ -593,22 +614,7 @@ def _check_segmentation(config):
                 f"{' or 1 for binary' if have == 2 else ''})."
             )
     else:
-        for key in ("train_images", "train_masks"):
-            if not data[key]:
-                raise ConfigError(
-                    f"data.{key} is required for data.dataset='folders'."
-                )
-        if bool(data["val_images"]) != bool(data["val_masks"]):
-            raise ConfigError(
-                "data.val_images and data.val_masks go together; got only "
-                "one of them."
-            )
-        if not data["val_images"] and train["monitor"].startswith("val_"):
-            raise ConfigError(
-                f"train.monitor={train['monitor']!r} needs validation data: "
-                "set data.val_images and data.val_masks, or monitor a "
-                "training value (e.g. train.monitor='mean_iou')."
-            )
+        _check_folders(config, masks=True)
     names = data["class_names"]
     wanted = 2 if mode == "binary" else classes
     if names is not None and len(names) != wanted:
