@@ -32,8 +32,9 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def expected(model, images, task="segmentation"):
-    """The serving answer computed from the Keras model with numpy."""
+def expected(model, images, task="segmentation", multilabel=()):
+    """The serving answer computed from the Keras model with numpy; the
+    outputs keyed in `multilabel` are independent labels (a sigmoid each)."""
     outputs = model.predict(images, verbose=0)
     if not isinstance(outputs, dict):
         outputs = {None: outputs}
@@ -44,7 +45,10 @@ def expected(model, images, task="segmentation"):
         if key == "reconstruction" or task == "reconstruction":
             answer["reconstruction"] = value
             continue
-        if value.shape[-1] == 1:
+        if key in multilabel:
+            probs = _sigmoid(value)
+            ids = (probs > 0.5).astype("int32")
+        elif value.shape[-1] == 1:
             probs = _sigmoid(value)
             ids = (probs[..., 0] > 0.5).astype("int32")
         else:
