@@ -262,11 +262,24 @@ def folder_batches(
     )
 
 
-def learning_rate(config, steps_per_epoch):
+def learning_rate(config, steps_per_epoch, stage="whole"):
+    """The learning rate (a schedule) of a training stage: the whole run,
+    or of a two-stage one (`train.frozen_epochs`) the frozen epochs at
+    `train.learning_rate` (with the warmup) or the unfrozen ones at
+    `train.unfrozen_learning_rate` (default a tenth of it), each stage's
+    schedule spanning its own epochs."""
     cfg = config["train"]
     base = cfg["learning_rate"]
-    total = cfg["epochs"] * steps_per_epoch
-    warmup = cfg["warmup_epochs"] * steps_per_epoch
+    epochs = cfg["epochs"]
+    warmup_epochs = cfg["warmup_epochs"]
+    if stage == "frozen":
+        epochs = cfg["frozen_epochs"]
+    elif stage == "unfrozen":
+        base = cfg["unfrozen_learning_rate"] or base / 10
+        epochs -= cfg["frozen_epochs"]
+        warmup_epochs = 0
+    total = epochs * steps_per_epoch
+    warmup = warmup_epochs * steps_per_epoch
     if cfg["schedule"] == "constant" and not warmup:
         return base
     decay = max(total - warmup, 1)
@@ -324,9 +337,9 @@ class _Warmup(keras.optimizers.schedules.LearningRateSchedule):
         return cls(config["base"], config["warmup_steps"], after)
 
 
-def optimizer(config, steps_per_epoch):
+def optimizer(config, steps_per_epoch, stage="whole"):
     cfg = config["train"]
-    lr = learning_rate(config, steps_per_epoch)
+    lr = learning_rate(config, steps_per_epoch, stage)
     if cfg["optimizer"] == "adam":
         return keras.optimizers.Adam(lr)
     if cfg["optimizer"] == "adamw":

@@ -136,6 +136,8 @@ SCHEMA = {
         "weight_decay": ((_FLOAT,), 0.0),
         "schedule": (("constant", "cosine", "polynomial"), "constant"),
         "warmup_epochs": ((_INT,), 0),
+        "frozen_epochs": ((_INT,), 0),
+        "unfrozen_learning_rate": ((_FLOAT, None), None),
         "jit_compile": (xla.SETTINGS, "auto"),
         "precision": (
             ("float32", "mixed_float16", "mixed_bfloat16"),
@@ -394,7 +396,7 @@ def _check(config):
         ("train", "learning_rate"),
     ]:
         _positive(config, section, key)
-    for key in ("weight_decay", "warmup_epochs"):
+    for key in ("weight_decay", "warmup_epochs", "frozen_epochs"):
         _positive(config, "train", key, allow_zero=True)
     _size(config, "data", "image_size")
     _size(config, "export", "image_size")
@@ -415,6 +417,16 @@ def _check(config):
             f"{model['name']!r} is a {task} model with one output."
         )
     _check_train(config, task)
+
+
+def stage_of(config, epoch):
+    """The training stage of a 0-based `epoch`: "frozen" (the encoder
+    frozen, during `train.frozen_epochs`), "unfrozen" after them, or
+    "whole" when the config has one stage."""
+    frozen = config["train"]["frozen_epochs"]
+    if not frozen:
+        return "whole"
+    return "frozen" if epoch < frozen else "unfrozen"
 
 
 def num_labels(config):
@@ -682,6 +694,32 @@ def _check_train(config, task):
         raise ConfigError(
             f"train.monitor={train['monitor']!r} is not computed: monitor "
             f"one of {monitored(config)} (with or without 'val_')."
+        )
+    if train["frozen_epochs"] >= train["epochs"]:
+        raise ConfigError(
+            f"train.frozen_epochs ({train['frozen_epochs']}) must be smaller "
+            f"than train.epochs ({train['epochs']}): the encoder is "
+            "unfrozen for the epochs after them."
+        )
+    if train["frozen_epochs"] and (
+        train["warmup_epochs"] >= train["frozen_epochs"]
+    ):
+        raise ConfigError(
+            f"train.warmup_epochs ({train['warmup_epochs']}) must be smaller "
+            f"than train.frozen_epochs ({train['frozen_epochs']}): the "
+            "warmup is part of the frozen stage."
+        )
+    if train["unfrozen_learning_rate"] is not None:
+        if not train["frozen_epochs"]:
+            raise ConfigError(
+                "train.unfrozen_learning_rate is the learning rate after "
+                "train.frozen_epochs; set train.frozen_epochs too."
+            )
+        _positive(config, "train", "unfrozen_learning_rate")
+    if train["frozen_epochs"] and train["strategy"] == "multi_worker":
+        raise ConfigError(
+            "train.frozen_epochs is not available with "
+            "train.strategy='multi_worker' (its loop is built once)."
         )
     if train["warmup_epochs"] >= train["epochs"]:
         raise ConfigError(

@@ -21,6 +21,8 @@ from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
 from kerasseg.training import run_folder
 from kerasseg.training import xla
+from kerasseg.training.finetune import freeze_encoder
+from kerasseg.training.finetune import unfreeze_encoder
 
 
 class TrainingDiverged(RuntimeError):
@@ -236,7 +238,7 @@ def _train(config, out_dir, strategy, train_data, val_data):
         val_data = builders.dataset(
             config, "val", val_batch_size=strategy.num_replicas_in_sync
         )
-    model, state, last = _compile(
+    model, state, last, compile_for = _compile(
         config, out_dir, strategy, make_data, first, steps
     )
     resumed_from = state["epoch"]
@@ -259,6 +261,14 @@ def _train(config, out_dir, strategy, train_data, val_data):
     )
     for epoch in range(state["epoch"], cfg["epochs"]):
         keras.utils.set_random_seed(epoch_seed(cfg["seed"], epoch))
+        if epoch and config_module.stage_of(config, epoch) != (
+            config_module.stage_of(config, epoch - 1)
+        ):
+            # Two-stage fine-tuning: the encoder joins in, with a fresh
+            # optimizer at the unfrozen learning rate.
+            compile_for(config_module.stage_of(config, epoch))
+            if cfg["verbose"]:
+                print(f"Epoch {epoch + 1}: the encoder is trainable now.")
         logs = fit_epoch(epoch, make_data(epoch) if epoch else first)
         first = None
         state["history"].append({"epoch": epoch + 1, **logs})
@@ -282,7 +292,9 @@ def _train(config, out_dir, strategy, train_data, val_data):
 def _compile(config, out_dir, strategy, make_data, first, steps):
     """The compiled model in `strategy`'s scope, restored from the last
     checkpoint if there is one; returns `(model, state, that checkpoint
-    or None)`."""
+    or None, compile_for)`. `compile_for(stage)` freezes or unfreezes the
+    encoder for a stage of `config.stage_of` and compiles again with that
+    stage's optimizer."""
     cfg = config["train"]
     class_weights = cfg["class_weights"]
     if class_weights == "median_frequency":
@@ -295,27 +307,45 @@ def _compile(config, out_dir, strategy, make_data, first, steps):
             ignore_index=config["data"]["ignore_index"],
         )
         class_weights = data.class_weights(counts).tolist()
+    saved = run_folder.checkpoints(out_dir)
+    # The stage whose optimizer state the last checkpoint holds.
+    done = run_folder.checkpoint_epoch(saved[-1]) if saved else 0
+    stage = config_module.stage_of(config, max(done - 1, 0))
+    loss = builders.loss(config, class_weights)
     with strategy.scope():
         model = builders.model(config)
-        compile_args = dict(
-            optimizer=builders.optimizer(config, steps),
-            loss=builders.loss(config, class_weights),
-            loss_weights=builders.loss_weights(config),
-            metrics=builders.metrics(config),
-        )
         jit = jit_compile_for(
             cfg["jit_compile"], cfg["deterministic"], cfg["strategy"]
         )
         if jit is None:
             jit = _measured_jit_compile(
-                config, model, make_data, out_dir, compile_args
+                config,
+                model,
+                make_data,
+                out_dir,
+                {"loss": loss, "optimizer": builders.optimizer(config, steps)},
             )
-        model.compile(**compile_args, jit_compile=jit)
-        saved = run_folder.checkpoints(out_dir)
-        state = {"epoch": 0, "best": None, "history": []}
-        if saved:
+
+    def compile_for(stage):
+        with strategy.scope():
+            if stage == "frozen":
+                freeze_encoder(model)
+            elif stage == "unfrozen":
+                unfreeze_encoder(model)
+            model.compile(
+                optimizer=builders.optimizer(config, steps, stage),
+                loss=loss,
+                loss_weights=builders.loss_weights(config),
+                metrics=builders.metrics(config),
+                jit_compile=jit,
+            )
+
+    compile_for(stage)
+    state = {"epoch": 0, "best": None, "history": []}
+    if saved:
+        with strategy.scope():
             state = run_folder.restore_checkpoint(model, saved[-1])
-    return model, state, saved[-1] if saved else None
+    return model, state, saved[-1] if saved else None, compile_for
 
 
 def _epoch_runner(config, model, strategy, make_data, steps, callbacks, val):

@@ -106,6 +106,12 @@ def save_checkpoint(model, state, run_dir):
     return final
 
 
+def checkpoint_epoch(path):
+    """How many epochs the checkpoint at `path` has completed."""
+    with open(os.path.join(path, "state.json")) as f:
+        return json.load(f)["epoch"]
+
+
 def restore_checkpoint(model, path):
     """Loads a checkpoint's weights and optimizer state into the compiled
     `model`; returns its state (epoch, best value, history)."""

@@ -111,3 +111,123 @@ def test_layer_strides_follow_pooling_in_the_conv_encoder():
     assert strides["block0_conv1"] == 1
     assert strides["block1_pool"] == 2
     assert strides["block2_conv2"] == 4
+
+
+def _two_stage_config(images, masks, source):
+    from tests.training.conftest import small_config
+
+    config = small_config(images, masks, epochs=4, frozen_epochs=2)
+    config["model"] = {
+        "name": "unet",
+        "num_classes": 2,
+        "options": {"depth": 2, "base_filters": 4},
+        "encoder_from": str(source),
+    }
+    config["train"]["unfrozen_learning_rate"] = 0.001
+    return config
+
+
+def test_two_stage_schedule_stages_and_rates(folder, tmp_path):
+    from kerasseg.training import builders
+    from kerasseg.training import config as config_module
+
+    images, masks = folder
+    kerasseg.models.unet(num_classes=2, depth=2, base_filters=4).save(
+        tmp_path / "source.keras"
+    )
+    raw = _two_stage_config(images, masks, tmp_path / "source.keras")
+    resolved = config_module.load(raw=raw)
+    assert [config_module.stage_of(resolved, e) for e in range(4)] == [
+        "frozen",
+        "frozen",
+        "unfrozen",
+        "unfrozen",
+    ]
+    # Each stage at its own rate (a tenth of the first by default).
+    assert builders.learning_rate(resolved, 10, "frozen") == 0.01
+    assert builders.learning_rate(resolved, 10, "unfrozen") == 0.001
+    raw["train"]["unfrozen_learning_rate"] = None
+    default = config_module.load(raw=raw)
+    assert builders.learning_rate(default, 10, "unfrozen") == 0.001
+    # A cosine schedule spans each stage's own steps.
+    raw["train"]["schedule"] = "cosine"
+    cosine = config_module.load(raw=raw)
+    second = builders.learning_rate(cosine, 10, "unfrozen")
+    assert float(second(0)) == pytest.approx(0.001)
+    assert float(second(20)) == pytest.approx(0.0, abs=1e-9)
+    for changes, message in [
+        ({"frozen_epochs": 4}, r"train.frozen_epochs \(4\) must be smaller"),
+        (
+            {"frozen_epochs": 0, "unfrozen_learning_rate": 0.1},
+            r"set train.frozen_epochs too",
+        ),
+        ({"warmup_epochs": 2}, r"warmup is part of the frozen stage"),
+    ]:
+        bad = {**raw, "train": {**raw["train"], **changes}}
+        with pytest.raises(config_module.ConfigError, match=message):
+            config_module.load(raw=bad)
+
+
+@pytest.mark.slow  # second tier: three short runs
+def test_two_stage_schedule_in_one_config(folder, tmp_path):
+    from kerasseg.training import builders
+    from kerasseg.training import config as config_module
+    from kerasseg.training import run
+
+    images, masks = folder
+    source = kerasseg.models.unet(
+        num_classes=2, depth=2, base_filters=4, name="source"
+    )
+    source.save(tmp_path / "source.keras")
+    raw = _two_stage_config(images, masks, tmp_path / "source.keras")
+    resolved = config_module.load(raw=raw)
+
+    def crash_at_the_switch(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return builders.dataset(
+            resolved,
+            "train",
+            seed=run.epoch_seed(resolved["train"]["seed"], epoch),
+        )
+
+    # Interrupted at the switch: the last checkpoint is the frozen stage's.
+    with pytest.raises(KeyboardInterrupt):
+        run.train(raw, tmp_path / "again", train_data=crash_at_the_switch)
+    start = {w.path: np.asarray(w) for w in source.get_layer("encoder").weights}
+
+    def encoder_at(run_dir, epoch):
+        model = kerasseg.models.unet(num_classes=2, depth=2, base_filters=4)
+        path = run_dir / "checkpoints" / f"epoch-{epoch:04d}"
+        model.load_weights(path / "model.weights.h5")
+        return {
+            w.path: np.asarray(w) for w in model.get_layer("encoder").weights
+        }
+
+    # Frozen for two epochs: every encoder value, BatchNorm statistics
+    # included, is still the source's.
+    frozen = encoder_at(tmp_path / "again", 2)
+    for path, value in start.items():
+        np.testing.assert_array_equal(frozen[path], value, err_msg=path)
+    # The same config resumes there, unfreezes, and ends where an
+    # uninterrupted run does.
+    resumed = run.train(raw, tmp_path / "again")
+    assert resumed["resumed_from"] == 2
+    result = run.train(raw, tmp_path / "run")
+    for a, b in zip(
+        keras.saving.load_model(result["model_path"]).weights,
+        keras.saving.load_model(resumed["model_path"]).weights,
+        strict=True,
+    ):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+    # Then trained: the encoder's kernels moved, its BatchNorm statistics
+    # did not (unfreeze_encoder keeps them frozen).
+    trained = encoder_at(tmp_path / "run", 4)
+    moved = [p for p in start if "kernel" in p]
+    assert moved and all(
+        not np.array_equal(trained[p], start[p]) for p in moved
+    )
+    for path in start:
+        if "moving" in path:
+            np.testing.assert_array_equal(trained[path], start[path])
+    assert result["history"][-1]["loss"] < result["history"][0]["loss"]
