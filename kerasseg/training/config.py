@@ -97,7 +97,7 @@ _ANY_DICT = dict
 SCHEMA = {
     "model": {
         "name": ((_STR,), None),
-        "num_classes": ((_INT,), None),
+        "num_classes": ((_INT, None), None),
         "input_channels": ((_INT, None), None),
         "options": ((_ANY_DICT,), {}),
         "encoder_from": ((_STR, None), None),

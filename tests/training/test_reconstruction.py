@@ -162,6 +162,10 @@ def test_train_an_autoencoder_on_unlabelled_images(tmp_path):
     psnr = np.mean(10 * np.log10(255.0**2 / per_image))
     assert saved["psnr"] == pytest.approx(psnr, abs=1e-3)
     assert "PSNR" in (tmp_path / "run" / "evaluation.md").read_text()
+    # The run folder's resolved config (no num_classes) reads back: the
+    # same command finds the run complete.
+    again = config.load(tmp_path / "run" / "config.yaml")
+    assert again["model"]["num_classes"] is None
 
 
 def test_reconstruction_head_scale_multiplies_the_output():
