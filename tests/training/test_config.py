@@ -1,5 +1,7 @@
 """Configs are checked before anything trains; errors name the key."""
 
+import pathlib
+
 import pytest
 import yaml
 
@@ -191,3 +193,16 @@ def test_dataset_options_reach_the_dataset(monkeypatch):
         assert seen[split]["num_scenes"] == 7
         assert seen[split]["scene_size"] == [32, 32]
         assert seen[split]["num_classes"] == 11
+
+
+RECIPE_CONFIGS = sorted(
+    (pathlib.Path(__file__).parents[2] / "benchmarks" / "recipes").glob(
+        "*/*.yaml"
+    )
+)
+
+
+@pytest.mark.parametrize("path", RECIPE_CONFIGS, ids=lambda p: p.stem)
+def test_the_measured_recipes_configs_are_valid(path):
+    # benchmarks/recipes.py trains them; a stale key fails here first.
+    assert config.load(path)["model"]["name"]
