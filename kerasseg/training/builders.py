@@ -201,16 +201,23 @@ def metrics(config):
     ]
     if task != "multitask":
         return mask
-    metrics = {
-        "mask": mask,
-        # On logits: 0 is the probability 0.5.
-        "label": [
-            keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
-            keras.metrics.AUC(from_logits=True, name="auc"),
-        ],
-        "reconstruction": [keras.metrics.MeanAbsoluteError(name="mae")],
+    # The label and reconstruction metrics named in MULTITASK_OUTPUTS.
+    # Labels are logits: 0 is the probability 0.5.
+    made = {
+        "accuracy": lambda: keras.metrics.BinaryAccuracy(
+            threshold=0.0, name="accuracy"
+        ),
+        "auc": lambda: keras.metrics.AUC(from_logits=True, name="auc"),
+        "mae": lambda: keras.metrics.MeanAbsoluteError(name="mae"),
     }
-    return {k: metrics[k] for k in config_module.multitask_outputs(config)}
+    return {
+        key: mask
+        if key == "mask"
+        else [
+            made[m]() for m in config_module.MULTITASK_OUTPUTS[key]["metrics"]
+        ]
+        for key in config_module.multitask_outputs(config)
+    }
 
 
 def confusion_metric(config):
