@@ -118,21 +118,26 @@ def model(config):
     """The registered model, logits out, for the config's channels; its
     encoder starts from `model.encoder_from`'s if the config names one."""
     cfg = config["model"]
-    kwargs = dict(cfg["options"])
+    model = registry.build(cfg["name"], **model_args(config))
+    if cfg["encoder_from"]:
+        from kerasseg.training.transfer import copy_encoder_weights
+
+        copy_encoder_weights(encoder_source(cfg["encoder_from"]), model)
+    return model
+
+
+def model_args(config):
+    """The `kerasseg.build` arguments of the config's model (the zoo
+    rebuilds an entry's architecture from them)."""
+    cfg = config["model"]
+    kwargs = {"input_shape": (None, None, channels(config)), **cfg["options"]}
     if cfg["num_classes"] is not None:  # reconstruction models have none
         kwargs["num_classes"] = cfg["num_classes"]
     if task_of(config) == "multitask":
         # The labels kerasseg train teaches: which classes an image holds.
         kwargs["num_labels"] = config_module.num_labels(config)
         kwargs["label_mode"] = "multilabel"
-    model = registry.build(
-        cfg["name"], input_shape=(None, None, channels(config)), **kwargs
-    )
-    if cfg["encoder_from"]:
-        from kerasseg.training.transfer import copy_encoder_weights
-
-        copy_encoder_weights(encoder_source(cfg["encoder_from"]), model)
-    return model
+    return kwargs
 
 
 def encoder_source(source):

@@ -50,11 +50,11 @@ def info(name):
 
 def build_args(record):
     """`kerasseg.build` arguments that rebuild the entry's architecture."""
-    model = record["config"]["model"]
-    args = {"input_shape": (None, None, record["input_channels"])}
-    if model["num_classes"] is not None:  # reconstruction models have none
-        args["num_classes"] = model["num_classes"]
-    return {**args, **model["options"]}
+    from kerasseg.training import builders
+    from kerasseg.zoo.evaluate import entry_config
+
+    args = builders.model_args(entry_config(record))
+    return {**args, "input_shape": (None, None, record["input_channels"])}
 
 
 def _check_layout(model, record, how):

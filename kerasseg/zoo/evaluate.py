@@ -7,10 +7,15 @@ SUBSET_BATCHES = 2
 
 
 def entry_config(record):
-    """The entry's training config, resolved (defaults filled in)."""
+    """The entry's training config, resolved (defaults filled in). Its
+    `model.encoder_from`, the starting point of its training, is left out:
+    the entry's own weights replace it, and the folder it named may not
+    exist where the entry is loaded."""
     from kerasseg.training import config as config_module
 
-    return config_module.load(raw=record["config"])
+    raw = record["config"]
+    raw = {**raw, "model": {**raw["model"], "encoder_from": None}}
+    return config_module.load(raw=raw)
 
 
 def held_out(config, *, images=None, masks=None, batches=None):
