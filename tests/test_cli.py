@@ -113,6 +113,7 @@ def test_export_errors_name_the_problem(tmp_path, capsys):
     assert "--version only apply" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # second tier: three fresh TensorFlow processes
 def test_tensorflow_log_lines_are_hidden_unless_asked_for(tmp_path):
     import os
 

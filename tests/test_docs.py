@@ -37,7 +37,7 @@ def test_docstring_examples_run(module_name):
 DOCS = sorted((pathlib.Path(__file__).parents[1] / "docs").glob("*.md"))
 # Pages whose examples train or build full-size models (20–30 s each) run
 # in the second tier.
-SLOW_DOCS = {"data.md", "models.md"}
+SLOW_DOCS = {"data.md", "encoders.md", "models.md"}
 
 
 @pytest.mark.parametrize(

@@ -91,8 +91,14 @@ def _tiny_model():
 
 # One tiny configuration per builder (unet_tiny shares unet_classic_tiny's).
 FAMILIES = [n for n in kerasseg.list_models("*_tiny") if n != "unet_tiny"]
-# The slowest to trace (20–30 s each) are checked in the second tier.
-SLOW_FAMILIES = {"multitask_unet_tiny", "transunet_tiny"}
+# The slowest to trace (10–30 s each) are checked in the second tier.
+SLOW_FAMILIES = {
+    "attention_unet_tiny",
+    "conv_autoencoder_tiny",
+    "deeplabv3plus_tiny",
+    "multitask_unet_tiny",
+    "transunet_tiny",
+}
 
 
 @pytest.mark.parametrize(

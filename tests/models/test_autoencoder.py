@@ -73,6 +73,7 @@ def _encoder_features(model, x):
     return {k: np.asarray(v) for k, v in features.items()}
 
 
+@pytest.mark.slow  # second tier: an end-to-end run
 def test_pretrained_encoder_moves_into_a_segmenter():
     x = _images((4, 32, 32, 1))
     autoencoder = kerasseg.models.conv_autoencoder((None, None, 1), **SMALL)

@@ -45,6 +45,7 @@ def _is_bn_statistic(path):
     return path.endswith("moving_mean") or path.endswith("moving_variance")
 
 
+@pytest.mark.slow  # second tier: an end-to-end run
 def test_frozen_encoder_keeps_weights_and_batch_norm_statistics():
     model = kerasseg.freeze_encoder(_model())
     before = _snapshot(model)

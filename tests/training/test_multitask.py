@@ -150,6 +150,7 @@ def test_label_targets_are_the_classes_each_image_holds(tmp_path):
     )
 
 
+@pytest.mark.slow  # second tier: an end-to-end run
 def test_train_a_multitask_unet_and_score_both_outputs(tmp_path):
     images, masks = write_scenes(tmp_path / "d")
     result = run.train(_raw(images, masks), tmp_path / "run")

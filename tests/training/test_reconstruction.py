@@ -115,6 +115,7 @@ def test_from_images_reads_a_folder_without_masks(tmp_path):
         data.from_images(empty)
 
 
+@pytest.mark.slow  # second tier: an end-to-end run
 def test_train_an_autoencoder_on_unlabelled_images(tmp_path):
     images, _ = write_folder(tmp_path / "d", count=8, size=32)
     result = run.train(
@@ -185,6 +186,7 @@ def test_reconstruction_head_scale_multiplies_the_output():
         heads.reconstruction_head(x, 1, scale=0)
 
 
+@pytest.mark.slow  # second tier: an end-to-end run
 def test_a_unet_config_starts_from_an_autoencoder_runs_encoder(tmp_path):
     # Autoencoder pretraining in two configs: the autoencoder's run folder
     # is the U-Net's model.encoder_from.
