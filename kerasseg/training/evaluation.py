@@ -163,17 +163,22 @@ def evaluate_reconstruction(model, dataset, *, max_value=255.0):
     }
 
 
+def reconstruction_table(result):
+    """A reconstruction's scores (`evaluate_reconstruction`) as markdown."""
+    return "\n".join(
+        [
+            "| images | MSE | MAE | PSNR (dB) |",
+            "|---|---|---|---|",
+            f"| {result['images']} | {result['mse']:.4f} | "
+            f"{result['mae']:.4f} | {result['psnr']:.2f} |",
+        ]
+    )
+
+
 def table(result):
     """The evaluation as a markdown table, means last."""
     if "psnr" in result:  # a reconstruction's scores
-        return "\n".join(
-            [
-                "| images | MSE | MAE | PSNR (dB) |",
-                "|---|---|---|---|",
-                f"| {result['images']} | {result['mse']:.4f} | "
-                f"{result['mae']:.4f} | {result['psnr']:.2f} |",
-            ]
-        )
+        return reconstruction_table(result)
     header = "| class | IoU | Dice | precision | recall | pixels |"
     lines = [header, "|---|---|---|---|---|---|"]
 

@@ -36,15 +36,6 @@ def _class_table(metrics):
     return lines
 
 
-def _reconstruction_table(metrics):
-    return [
-        "| images | MSE | MAE | PSNR (dB) |",
-        "|---|---|---|---|",
-        f"| {metrics['images']} | {metrics['mse']:.4f} | "
-        f"{metrics['mae']:.4f} | {metrics['psnr']:.2f} |",
-    ]
-
-
 def _output(d):
     if d["task"] == "reconstruction":
         return (
@@ -66,7 +57,9 @@ def _output(d):
 
 def _scores(held):
     if "psnr" in held:
-        return _reconstruction_table(held)
+        from kerasseg.training.evaluation import reconstruction_table
+
+        return [reconstruction_table(held)]
     lines = [
         *_class_table(held),
         "",
