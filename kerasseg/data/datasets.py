@@ -137,13 +137,22 @@ def load_fashion_mnist(split, source=None):
 
 
 def compose_scenes(
-    images, labels, *, num_scenes, scene_size=(64, 64), items=(2, 4), seed=0
+    images,
+    labels,
+    *,
+    num_scenes,
+    scene_size=(64, 64),
+    items=(2, 4),
+    seed=0,
+    backgrounds=None,
 ):
-    """Places Fashion-MNIST items on blank canvases (the M2NIST recipe).
+    """Places Fashion-MNIST items on canvases (the M2NIST recipe).
 
     Each scene gets between `items[0]` and `items[1]` items at random
     positions (later items on top); an item's mask is its non-zero pixels,
-    with class id = Fashion-MNIST label + 1 (0 is background).
+    with class id = Fashion-MNIST label + 1 (0 is background). The canvas
+    is black, or with `backgrounds` (an `(n, H, W)` uint8 array of
+    photographs at least the scene's size) a random crop of a random one.
 
     Returns:
         `(scenes (n, h, w) uint8, masks (n, h, w) uint8)`.
@@ -156,9 +165,27 @@ def compose_scenes(
             f"`scene_size` must be at least {size}×{size}. "
             f"Received: scene_size={scene_size!r}"
         )
+    if backgrounds is not None:
+        backgrounds = np.asarray(backgrounds)
+        if (
+            backgrounds.ndim != 3
+            or backgrounds.dtype != np.uint8
+            or backgrounds.shape[1] < height
+            or backgrounds.shape[2] < width
+        ):
+            raise ValueError(
+                "`backgrounds` must be an (n, H, W) uint8 array of images "
+                f"at least {height}×{width}. Received: "
+                f"{backgrounds.dtype} array of shape {backgrounds.shape}"
+            )
     scenes = np.zeros((num_scenes, height, width), np.uint8)
     masks = np.zeros((num_scenes, height, width), np.uint8)
     for n in range(num_scenes):
+        if backgrounds is not None:
+            photo = backgrounds[rng.integers(0, len(backgrounds))]
+            y = rng.integers(0, photo.shape[0] - height + 1)
+            x = rng.integers(0, photo.shape[1] - width + 1)
+            scenes[n] = photo[y : y + height, x : x + width]
         for index in rng.integers(
             0, len(images), rng.integers(items[0], items[1] + 1)
         ):
@@ -171,6 +198,34 @@ def compose_scenes(
     return scenes, masks
 
 
+BACKGROUNDS = ("black", "textures")
+TEXTURES = ("brick", "grass", "gravel")
+
+
+def texture_backgrounds(split="train"):
+    """The texture photographs of `fashion_scenes(background="textures")`:
+    scikit-image's `TEXTURES` (512 × 512, grey), their top halves for the
+    train split and bottom halves for the test split, as a `(3, 256, 512)`
+    uint8 array."""
+    check.one_of("split", split, ("train", "test"))
+    try:
+        from skimage import data as photos
+    except ImportError:
+        raise ImportError(
+            "background='textures' composes scenes over scikit-image's "
+            "sample photographs; install scikit-image (pip install "
+            '"kerasseg[benchmarks]").'
+        ) from None
+    halves = []
+    for name in TEXTURES:
+        photo = np.asarray(getattr(photos, name)())
+        if photo.ndim == 3:
+            photo = photo[..., 0]
+        half = photo.shape[0] // 2
+        halves.append(photo[:half] if split == "train" else photo[half:])
+    return np.stack(halves).astype(np.uint8)
+
+
 def fashion_scenes(
     split="train",
     *,
@@ -179,6 +234,7 @@ def fashion_scenes(
     items=(2, 4),
     seed=0,
     source=None,
+    background="black",
     **kwargs,
 ):
     """Multi-class scenes composed from Fashion-MNIST: 11 classes.
@@ -187,6 +243,11 @@ def fashion_scenes(
     photographs of garments on a black canvas. Train scenes use only the
     train split's items and test scenes only the test split's, so no item
     is in both. Deterministic: the same arguments give the same scenes.
+
+    `background="textures"` composes them over real texture photographs
+    instead (`texture_backgrounds`: scikit-image's brick, grass and gravel;
+    the train split crops their top halves, the test split their bottom
+    halves): the target domain of the domain-adaptation recipe.
 
     Args:
         split: "train" or "test".
@@ -197,6 +258,7 @@ def fashion_scenes(
             the two splits never share a layout).
         source: folder of the Fashion-MNIST idx `.gz` files; by default the
             Debian package's, else a download through keras.datasets.
+        background: "black" or "textures" (needs scikit-image).
         **kwargs: pipeline arguments (`batch_size`, `augment`,
             `image_size`, `shuffle`, `ignore_index`, …; `num_classes` is
             11).
@@ -209,6 +271,7 @@ def fashion_scenes(
     num_scenes = check.positive_int("num_scenes", num_scenes)
     kwargs.setdefault("num_classes", len(FASHION_CLASSES))
     opts = options(**kwargs)
+    check.one_of("background", background, BACKGROUNDS)
     images, labels = load_fashion_mnist(split, source)
     scenes, masks = compose_scenes(
         images,
@@ -217,6 +280,9 @@ def fashion_scenes(
         scene_size=tuple(scene_size),
         items=tuple(items),
         seed=seed + (split == "test"),
+        backgrounds=(
+            texture_backgrounds(split) if background == "textures" else None
+        ),
     )
     ds = tf.data.Dataset.from_tensor_slices(
         (scenes[..., None].astype("float32"), masks.astype("int32"))

@@ -86,7 +86,7 @@ DATASETS = {
         channels=1,
         class_names=FASHION_CLASSES,
         splits=("train", "test"),
-        options=("num_scenes", "scene_size", "items"),
+        options=("num_scenes", "scene_size", "items", "background"),
         one_size=True,
         description="scenes of 2–4 Fashion-MNIST garments on a black "
         "canvas (the M2NIST recipe); train scenes from Fashion-MNIST's "

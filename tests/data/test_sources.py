@@ -199,6 +199,45 @@ def test_fashion_scenes_splits_do_not_share_items(fashion_source):
     assert set(np.unique(x)) == {0, 200}
 
 
+def test_fashion_scenes_over_photographs_keep_items_and_masks():
+    # Items all 100 on photographs each of one grey level (30, 31, 32): a
+    # scene's background is a crop of one, its items are untouched.
+    items = np.zeros((5, 28, 28), "uint8")
+    items[:, 4:24, 6:22] = 100
+    photos = np.stack([np.full((70, 80), 30 + k, "uint8") for k in range(3)])
+    scenes, masks = kerasseg.data.datasets.compose_scenes(
+        items, np.arange(5), num_scenes=6, backgrounds=photos, seed=3
+    )
+    assert np.array_equal(scenes == 100, masks > 0)
+    levels = {int(np.unique(s[m == 0])[0]) for s, m in zip(scenes, masks)}
+    assert all(len(np.unique(s[m == 0])) == 1 for s, m in zip(scenes, masks))
+    assert levels <= {30, 31, 32} and len(levels) > 1
+    with pytest.raises(ValueError, match="backgrounds"):
+        kerasseg.data.datasets.compose_scenes(
+            items, np.arange(5), num_scenes=1, backgrounds=photos[:, :20]
+        )
+
+
+def test_texture_backgrounds_are_real_photographs_split_in_halves():
+    pytest.importorskip("skimage")
+    from skimage import data as photos
+
+    train = kerasseg.data.datasets.texture_backgrounds("train")
+    test = kerasseg.data.datasets.texture_backgrounds("test")
+    assert train.shape == test.shape == (3, 256, 512)
+    np.testing.assert_array_equal(
+        np.concatenate([train[0], test[0]]), np.asarray(photos.brick())
+    )
+    assert train.std() > 10  # textures, not flat canvases
+
+
+def test_fashion_scenes_refuse_an_unknown_background(fashion_source):
+    with pytest.raises(ValueError, match="background"):
+        kerasseg.data.fashion_scenes(
+            num_scenes=2, source=fashion_source, background="white"
+        )
+
+
 def test_fashion_scenes_are_deterministic(fashion_source):
     def scenes(seed):
         return _all(
