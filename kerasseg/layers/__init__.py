@@ -3,6 +3,7 @@
 
 from kerasseg.layers import atrous
 from kerasseg.layers.attention import AttentionGate
+from kerasseg.layers.gradient import GradientReversal
 from kerasseg.layers.noise import RandomMasking
 from kerasseg.layers.normalization import PercentileNormalization
 from kerasseg.layers.output import HeadOutput
@@ -19,6 +20,7 @@ __all__ = [
     "AttentionGate",
     "BilinearUpsample",
     "CropToReference",
+    "GradientReversal",
     "HeadOutput",
     "ImageNetPreprocessing",
     "PadToMultiple",

@@ -36,7 +36,46 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
         ds = ds.map(lambda image, _: (image, image))
     if ds is not None and task == "multitask":
         ds = ds.map(_multitask_targets(config))
+    dann = config["train"]["recipe"] == "dann"
+    if ds is not None and split == "train" and dann:
+        ds = _with_target_images(config, ds, seed)
     return ds
+
+
+def _with_target_images(config, source, seed):
+    """DANN's batches: `({"image": source, "target": target}, mask)`, as
+    many unlabelled `data.target_images` (repeated, shuffled and augmented
+    like the training images) as source images in each batch."""
+    import tensorflow as tf
+
+    from kerasseg import data
+
+    cfg, train = config["data"], config["train"]
+    augment = cfg["augment"]
+    if isinstance(augment, dict):
+        augment = data.Augment(**augment)
+    target = data.from_images(
+        cfg["target_images"],
+        image_size=cfg["image_size"],
+        augment=augment or None,
+        batch_size=train["batch_size"],
+        shuffle=True,
+        seed=seed + 1,
+        reshuffle=False,
+        ignore_index=cfg["ignore_index"],
+        cache=cfg["cache"],
+    ).repeat()
+    have = target.element_spec[0].shape[-1]
+    want = source.element_spec[0].shape[-1]
+    if have != want:
+        raise config_module.ConfigError(
+            f"data.target_images={cfg['target_images']!r} holds images of "
+            f"{have} channels; the training images have {want}. Give "
+            "target images of the same kind (grey or colour)."
+        )
+    return tf.data.Dataset.zip((source, target)).map(
+        lambda pair, other: ({"image": pair[0], "target": other[0]}, pair[1])
+    )
 
 
 def _multitask_targets(config):

@@ -34,6 +34,7 @@ from kerasseg import losses as losses_module
 from kerasseg import metrics as metrics_module
 from kerasseg import registry
 from kerasseg.data import specs as dataset_specs
+from kerasseg.training import recipes
 from kerasseg.training import xla
 
 LOSSES = tuple(losses_module.LOSSES)
@@ -115,6 +116,7 @@ SCHEMA = {
         "ignore_index": ((_INT, None), None),
         "cache": ((_BOOL,), True),
         "options": ((_ANY_DICT,), {}),
+        "target_images": ((_STR, None), None),
     },
     "train": {
         "epochs": ((_INT,), 10),
@@ -145,6 +147,8 @@ SCHEMA = {
         ),
         "strategy": (("default", "mirrored", "multi_worker"), "default"),
         "deterministic": ((_BOOL,), False),
+        "recipe": (tuple(recipes.RECIPES), "none"),
+        "recipe_options": ((_ANY_DICT,), {}),
         "verbose": ((_INT,), 1),
     },
     "export": {
@@ -417,6 +421,58 @@ def _check(config):
             f"{model['name']!r} is a {task} model with one output."
         )
     _check_train(config, task)
+    _check_recipe(config, task)
+
+
+def _check_recipe(config, task):
+    """`train.recipe` and its options (`kerasseg.training.recipes`), and
+    what the recipe needs."""
+    train, data = config["train"], config["data"]
+    recipe = train["recipe"]
+    if recipe == "none":
+        if train["recipe_options"]:
+            raise ConfigError(
+                "train.recipe_options sets a recipe's options, but "
+                "train.recipe is 'none'. Set train.recipe to one of "
+                f"{[r for r in recipes.RECIPES if r != 'none']}."
+            )
+    elif task != "segmentation":
+        raise ConfigError(
+            f"train.recipe={recipe!r} trains a segmentation model; "
+            f"{config['model']['name']!r} is a {task} model."
+        )
+    try:
+        recipes.check_options(
+            recipe, train["recipe_options"], name="train.recipe_options"
+        )
+    except ValueError as error:
+        raise ConfigError(str(error).replace("`", "")) from None
+    for key, what in recipes.NEEDS.get(recipe, {}).items():
+        section, name = key.split(".")
+        if not config[section][name]:
+            raise ConfigError(f"train.recipe={recipe!r} needs {key}: {what}.")
+    target = data["target_images"]
+    if target is not None:
+        if recipe != "dann":
+            raise ConfigError(
+                "data.target_images are the unlabelled target-domain images "
+                "of train.recipe='dann'; train.recipe is "
+                f"{recipe!r}. Remove data.target_images or set the recipe."
+            )
+        if not os.path.isdir(target):
+            raise ConfigError(f"data.target_images={target!r} is not a folder.")
+        if data["image_size"] is None:
+            raise ConfigError(
+                "data.target_images are batched with the training images, "
+                "so they need data.image_size (the size both are cropped "
+                "to)."
+            )
+    if recipe != "none" and train["strategy"] == "multi_worker":
+        raise ConfigError(
+            f"train.recipe={recipe!r} is not available with "
+            "train.strategy='multi_worker' (its loop trains the segmenter "
+            "alone); use 'default' or 'mirrored'."
+        )
 
 
 def stage_of(config, epoch):

@@ -19,6 +19,7 @@ import keras
 from kerasseg.training import builders
 from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
+from kerasseg.training import recipes
 from kerasseg.training import run_folder
 from kerasseg.training import xla
 from kerasseg.training.finetune import freeze_encoder
@@ -112,8 +113,10 @@ def _measured_jit_compile(config, model, make_data, out_dir, compile_args):
         return kept["jit_compile"]
     # A fresh pipeline for epoch 0, so the one training uses is untouched.
     x, y = next(iter(make_data(0).take(1)))
+    if isinstance(x, dict):  # a recipe's batch: measure the segmenter's
+        x = x["image"]
     jit, seconds = xla.choose_jit_compile(
-        model,
+        recipes.segmenter_of(model),
         x,
         y,
         loss=compile_args["loss"],
@@ -313,7 +316,16 @@ def _compile(config, out_dir, strategy, make_data, first, steps):
     stage = config_module.stage_of(config, max(done - 1, 0))
     loss = builders.loss(config, class_weights)
     with strategy.scope():
-        model = builders.model(config)
+        # A recipe trains the segmenter inside its training model
+        # (`recipes.wrap`); the saved model is the segmenter alone.
+        segmenter = builders.model(config)
+        model = recipes.wrap(
+            segmenter,
+            cfg["recipe"],
+            cfg["recipe_options"],
+            total_steps=cfg["epochs"] * steps,
+            ignore_index=config["data"]["ignore_index"],
+        )
         jit = jit_compile_for(
             cfg["jit_compile"], cfg["deterministic"], cfg["strategy"]
         )
@@ -329,9 +341,9 @@ def _compile(config, out_dir, strategy, make_data, first, steps):
     def compile_for(stage):
         with strategy.scope():
             if stage == "frozen":
-                freeze_encoder(model)
+                freeze_encoder(segmenter)
             elif stage == "unfrozen":
-                unfreeze_encoder(model)
+                unfreeze_encoder(segmenter)
             model.compile(
                 optimizer=builders.optimizer(config, steps, stage),
                 loss=loss,
@@ -398,7 +410,7 @@ def _epoch_runner(config, model, strategy, make_data, steps, callbacks, val):
 def _finalize(config, out_dir, model, given_val, make_data, steps):
     """Best weights → `model.keras` → its evaluation and export."""
     run_folder.load_best(model, out_dir)
-    model_path = run_folder.save_model(model, out_dir)
+    model_path = run_folder.save_model(recipes.segmenter_of(model), out_dir)
     # Evaluate and export the saved file, outside any strategy: what users
     # get is what is measured, and a multi-replica model would split the
     # one-image evaluation batches.

@@ -98,7 +98,7 @@ def save_checkpoint(model, state, run_dir):
         model.save_weights(os.path.join(tmp, "model.weights.h5"))
         np.savez(
             os.path.join(tmp, "optimizer.npz"),
-            *[np.asarray(v) for v in model.optimizer.variables],
+            *[np.asarray(v) for v in optimizer_variables(model)],
         )
         _files.write_json(os.path.join(tmp, "state.json"), state)
     for old in checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
@@ -112,6 +112,15 @@ def checkpoint_epoch(path):
         return json.load(f)["epoch"]
 
 
+def optimizer_variables(model):
+    """The state a checkpoint keeps: `model.optimizer`'s variables, then
+    those of the model's `extra_optimizers` (a recipe's discriminator)."""
+    variables = list(model.optimizer.variables)
+    for optimizer in getattr(model, "extra_optimizers", ()):
+        variables += list(optimizer.variables)
+    return variables
+
+
 def restore_checkpoint(model, path):
     """Loads a checkpoint's weights and optimizer state into the compiled
     `model`; returns its state (epoch, best value, history)."""
@@ -121,13 +130,14 @@ def restore_checkpoint(model, path):
         optimizer.build(model.trainable_variables)
     with np.load(os.path.join(path, "optimizer.npz")) as saved:
         values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-    if len(values) != len(optimizer.variables):
+    variables = optimizer_variables(model)
+    if len(values) != len(variables):
         raise RuntimeError(
             f"{path}: the optimizer state has {len(values)} variables, the "
-            f"optimizer {len(optimizer.variables)}; the checkpoint belongs "
-            "to another config."
+            f"optimizers {len(variables)}; the checkpoint belongs to "
+            "another config."
         )
-    for variable, value in zip(optimizer.variables, values):
+    for variable, value in zip(variables, values):
         variable.assign(value)
     with open(os.path.join(path, "state.json")) as f:
         return json.load(f)

@@ -28,6 +28,10 @@ EXAMPLES = {
         lambda: layers.CropToReference(),
         lambda: [_x(2, 16, 16, 3), _x(2, 13, 11, 1)],
     ),
+    "GradientReversal": (
+        lambda: layers.GradientReversal(0.7),
+        lambda: _x(2, 4, 4, 3),
+    ),
     "HeadOutput": (
         lambda: layers.HeadOutput("softmax", meaning="segmentation"),
         lambda: _x(2, 5, 5, 3) / 255,
