@@ -48,6 +48,7 @@ _quiet_command()
 from kerasseg import decoders  # noqa: E402
 from kerasseg import encoders  # noqa: E402
 from kerasseg import heads  # noqa: E402
+from kerasseg import inference  # noqa: E402
 from kerasseg import initializers  # noqa: E402
 from kerasseg import layers  # noqa: E402
 from kerasseg import losses  # noqa: E402
@@ -75,6 +76,7 @@ __all__ = [
     "export",
     "freeze_encoder",
     "heads",
+    "inference",
     "initializers",
     "layers",
     "list_models",

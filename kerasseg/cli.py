@@ -91,6 +91,7 @@ def _parser():
     evaluate.add_argument("--masks", help="folder of masks")
     evaluate.add_argument("--mask-suffix", default="")
     evaluate.add_argument("--ignore-index", type=int)
+    _tta_flag(evaluate)
     predict = commands.add_parser(
         "predict",
         help="class-id masks and colour overlays for images",
@@ -118,6 +119,7 @@ def _parser():
         default="auto",
         help="XLA or not; auto (default) times both on the first tiles",
     )
+    _tta_flag(predict)
     export = commands.add_parser(
         "export",
         help="export a model for TF Serving, TFLite or ONNX",
@@ -163,7 +165,30 @@ def _parser():
         choices=("float16", "dynamic_int8"),
         help="tflite weights quantization (default: float32)",
     )
+    _tta_flag(export)
     return parser
+
+
+TTA_CHOICES = ("none", "flips", "d4")
+
+
+def _tta_flag(command):
+    command.add_argument(
+        "--tta",
+        choices=TTA_CHOICES,
+        default="none",
+        help="test-time augmentation inside the model "
+        "(kerasseg.inference.tta): flips (4 predictions) or d4 (8); "
+        "default none",
+    )
+
+
+def _with_tta(model, setting):
+    if setting == "none":
+        return model
+    from kerasseg import inference
+
+    return inference.tta(model, setting)
 
 
 RUN_MODEL = "model.keras"
@@ -232,7 +257,7 @@ def _export(args):
         if args.format != "tflite":
             raise ValueError("--quantization only applies to --format tflite.")
         options["quantization"] = args.quantization
-    model = load_model(args.model)
+    model = _with_tta(load_model(args.model), args.tta)
     path = export.export(model, args.out, format=args.format, **options)
     print(path)
     return 0
@@ -261,7 +286,7 @@ def _evaluate(args):
 
     if args.images and not args.masks:
         raise ValueError("--images needs --masks.")
-    model = load_model(args.model)
+    model = _with_tta(load_model(args.model), args.tta)
     config_path = os.path.join(args.model, "config.yaml")
     if os.path.isdir(args.model) and os.path.isfile(config_path):
         config = config_module.load(config_path)
@@ -299,7 +324,7 @@ def _evaluate(args):
 def _predict(args):
     from kerasseg.training import predict
 
-    model = load_model(args.model)
+    model = _with_tta(load_model(args.model), args.tta)
     jit = xla.jit_compile_of(args.jit_compile)
     written = predict.predict_files(
         model,

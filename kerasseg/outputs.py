@@ -42,12 +42,15 @@ class Output:
             reconstruction).
         multilabel: True when the probabilities are independent sigmoids
             over several channels (one 0/1 answer per label).
+        head: the activation the head ends in ("linear" for logits,
+            "softmax", "sigmoid"), None where it is not known.
     """
 
     key: str | None
     kind: str
     activation: str | None
     multilabel: bool = False
+    head: str | None = None
 
     def name(self, field):
         """The serving output name: `field`, or `<key>_<field>` (just the
@@ -168,8 +171,9 @@ def describe(model, activation="auto"):
     described = []
     for key, tensor, layer in _heads(model):
         kind = _kind(key, tensor, layer)
+        head = _head_activation(layer)
         if kind == "reconstruction":
-            described.append(Output(key, kind, None))
+            described.append(Output(key, kind, None, head=head))
             continue
         channels = tensor.shape[-1]
         marked = isinstance(layer, HeadOutput) and layer.multilabel
@@ -184,7 +188,7 @@ def describe(model, activation="auto"):
         multilabel = channels > 1 and (
             marked or "sigmoid" in (act, _head_activation(layer))
         )
-        described.append(Output(key, kind, act, multilabel))
+        described.append(Output(key, kind, act, multilabel, head))
     return described
 
 

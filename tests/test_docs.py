@@ -80,6 +80,7 @@ def test_public_api():
         "export",
         "freeze_encoder",
         "heads",
+        "inference",
         "initializers",
         "layers",
         "list_models",

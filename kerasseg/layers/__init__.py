@@ -14,15 +14,19 @@ from kerasseg.layers.resize import BilinearUpsample
 from kerasseg.layers.resize import ResizeToReference
 from kerasseg.layers.transformer import PositionEmbedding2D
 from kerasseg.layers.transformer import TransformerBlock
+from kerasseg.layers.tta import D4Transform
+from kerasseg.layers.tta import MergeScores
 
 __all__ = [
     "atrous",
     "AttentionGate",
     "BilinearUpsample",
     "CropToReference",
+    "D4Transform",
     "GradientReversal",
     "HeadOutput",
     "ImageNetPreprocessing",
+    "MergeScores",
     "PadToMultiple",
     "PercentileNormalization",
     "PositionEmbedding2D",

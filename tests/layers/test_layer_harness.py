@@ -28,6 +28,10 @@ EXAMPLES = {
         lambda: layers.CropToReference(),
         lambda: [_x(2, 16, 16, 3), _x(2, 13, 11, 1)],
     ),
+    "D4Transform": (
+        lambda: layers.D4Transform("rotate_90", inverse=True),
+        lambda: _x(2, 5, 7, 3),
+    ),
     "GradientReversal": (
         lambda: layers.GradientReversal(0.7),
         lambda: _x(2, 4, 4, 3),
@@ -39,6 +43,10 @@ EXAMPLES = {
     "ImageNetPreprocessing": (
         lambda: layers.ImageNetPreprocessing("caffe"),
         lambda: _x(2, 6, 6, 3),
+    ),
+    "MergeScores": (
+        lambda: layers.MergeScores("softmax"),
+        lambda: [_x(2, 4, 4, 3) / 50, _x(2, 4, 4, 3, seed=1) / 50],
     ),
     "PadToMultiple": (lambda: layers.PadToMultiple(8), lambda: _x(2, 13, 9, 2)),
     "PercentileNormalization": (

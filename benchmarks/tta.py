@@ -1,0 +1,93 @@
+"""Test-time augmentation measured: zoo entries scored on their held-out
+data without TTA, with the four flips and with the eight D4 transforms
+(`kerasseg.inference.tta`, inside the graph), with the time each
+evaluation took.
+
+    python benchmarks/tta.py [--entries unet.nuclei_bbbc007 ...]
+        [--scenes 800] [--json out.json]
+
+`--scenes` sets how many held-out scenes a fashion_scenes entry is scored
+on (the card uses 3,200; D4 costs eight predictions per image).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+SETTINGS = ("none", "flips", "d4")
+DEFAULT_ENTRIES = ("unet.nuclei_bbbc007", "unet.fashion_scenes")
+
+
+def measure(name, scenes):
+    from kerasseg import inference
+    from kerasseg import zoo
+    from kerasseg.training import builders
+    from kerasseg.zoo import evaluate as zoo_evaluate
+    from kerasseg.zoo import records
+
+    record = records.get(name)
+    config = zoo_evaluate.entry_config(record)
+    if config["data"]["dataset"] == "fashion_scenes":
+        config["data"]["options"] = {
+            **config["data"]["options"],
+            "num_scenes": scenes,
+        }
+    base = zoo.load(name)
+    rows = []
+    for setting in SETTINGS:
+        model = base if setting == "none" else inference.tta(base, setting)
+        data = zoo_evaluate.held_out(config)
+        start = time.perf_counter()
+        result = builders.evaluate(
+            config, model, data, class_names=list(record["class_names"])
+        )
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                "entry": name,
+                "tta": setting,
+                "mean_iou": result["mean"]["iou"],
+                "mean_dice": result["mean"]["dice"],
+                "pixel_accuracy": result["pixel_accuracy"],
+                "seconds": round(seconds, 1),
+            }
+        )
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def table(rows):
+    lines = [
+        "| entry | TTA | held-out mean IoU | mean Dice | pixel accuracy "
+        "| evaluation s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['entry']} | {row['tta']} | {row['mean_iou']:.4f} | "
+            f"{row['mean_dice']:.4f} | {row['pixel_accuracy']:.4f} | "
+            f"{row['seconds']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="benchmarks/tta.py")
+    parser.add_argument("--entries", nargs="+", default=list(DEFAULT_ENTRIES))
+    parser.add_argument("--scenes", type=int, default=800)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+    from kerasseg.zoo.publish import machine
+
+    rows = [row for name in args.entries for row in measure(name, args.scenes)]
+    print(f"\nTest-time augmentation on {machine()}\n")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "rows": rows}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
