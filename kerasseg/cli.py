@@ -114,6 +114,13 @@ def _parser():
         help="tile overlap fraction (default 0.25)",
     )
     predict.add_argument(
+        "--blend",
+        choices=("gaussian", "linear"),
+        default="gaussian",
+        help="how overlapping tiles are weighted: a Gaussian over the tile "
+        "(σ = tile/8, default) or a linear ramp over the overlap",
+    )
+    predict.add_argument(
         "--jit-compile",
         choices=xla.SETTINGS,
         default="auto",
@@ -332,6 +339,7 @@ def _predict(args):
         args.out,
         tile=args.tile,
         overlap=args.overlap,
+        blend=args.blend,
         jit_compile=jit,
     )
     print(f"Wrote {len(written)} masks and overlays to {args.out}")

@@ -33,9 +33,24 @@ def test_one_tile_equals_the_whole_image(model):
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_tiles_agree_with_the_whole_image_without_seams(model):
+def test_gaussian_window_is_the_closed_form():
+    size = 64
+    window = predict._gaussian(size, 0.125)
+    sigma = size / 8
+    centre = (size - 1) / 2
+    for i in (0, 10, 31, 32, 63):
+        want = np.exp(-((i - centre) ** 2) / (2 * sigma**2))
+        assert window[i] == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(window, window[::-1])
+    assert window.max() == pytest.approx(np.exp(-(0.5**2) / (2 * sigma**2)))
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+def test_tiles_agree_with_the_whole_image_without_seams(model, blend):
     image = _image((160, 224))
-    tiled = predict.predict_tiled(model, image, tile=64, overlap=0.25)
+    tiled = predict.predict_tiled(
+        model, image, tile=64, overlap=0.25, blend=blend
+    )
     whole = _softmax(model.predict(image[None], verbose=0)[0])
     assert tiled.shape == whole.shape
     np.testing.assert_allclose(tiled.sum(-1), 1.0, atol=1e-5)
@@ -64,6 +79,10 @@ def test_tiles_agree_with_the_whole_image_without_seams(model):
 def test_bad_arguments_are_named(model):
     with pytest.raises(ValueError, match="overlap"):
         predict.predict_tiled(model, _image((16, 16)), overlap=0.9)
+    with pytest.raises(ValueError, match="blend"):
+        predict.predict_tiled(model, _image((16, 16)), blend="cosine")
+    with pytest.raises(ValueError, match="sigma_scale"):
+        predict.predict_tiled(model, _image((16, 16)), sigma_scale=0)
     with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
         predict.predict_tiled(model, np.zeros((16, 16)))
 
