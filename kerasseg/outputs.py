@@ -19,6 +19,7 @@ import dataclasses
 
 import keras
 
+from kerasseg._graph import inbound_layers
 from kerasseg.layers.output import HeadOutput
 from kerasseg.layers.padding import CropToReference
 
@@ -62,9 +63,7 @@ class Output:
 
 def _inputs_of(layer_config):
     """Names of the layers a Functional config's layer reads from."""
-    from kerasseg.encoders.applications import _sources
-
-    return _sources(layer_config["inbound_nodes"])
+    return inbound_layers(layer_config["inbound_nodes"])
 
 
 def _heads(model):

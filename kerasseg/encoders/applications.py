@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from kerasseg import _validation as check
+from kerasseg._graph import inbound_layers
 from kerasseg.encoders.base import key_of
 from kerasseg.layers import atrous
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
@@ -61,18 +62,6 @@ def check_weights(weights):
 # === Output stride: strided layers → dilated layers ===
 
 
-def _sources(value):
-    """Names of the layers whose outputs a config's inbound node reads."""
-    if isinstance(value, dict):
-        history = value.get("config", {}).get("keras_history")
-        if value.get("class_name") == "__keras_tensor__" and history:
-            return [history[0]]
-        return [s for item in value.values() for s in _sources(item)]
-    if isinstance(value, (list, tuple)):
-        return [s for item in value for s in _sources(item)]
-    return []
-
-
 def _pair(value):
     return tuple(value) if isinstance(value, (list, tuple)) else (value,) * 2
 
@@ -101,7 +90,7 @@ def dilate(config, output_stride):
     stride, rate = {}, {}
     for layer in config["layers"]:
         name, kind, cfg = layer["name"], layer["class_name"], layer["config"]
-        sources = _sources(layer["inbound_nodes"])
+        sources = inbound_layers(layer["inbound_nodes"])
         s_in = max((stride[s] for s in sources), default=1)
         d_in = max((rate[s] for s in sources), default=1)
         step = _pair(cfg.get("strides", 1))[0] if kind in _STRIDED else 1
@@ -343,7 +332,7 @@ def layer_strides(model, input_stride=1):
     stride, found = {}, []
     for layer_config in model.get_config()["layers"]:
         name = layer_config["name"]
-        sources = _sources(layer_config["inbound_nodes"])
+        sources = inbound_layers(layer_config["inbound_nodes"])
         s_in = max((stride[s] for s in sources), default=input_stride)
         layer = model.get_layer(name)
         if isinstance(layer, keras.Model):
