@@ -92,7 +92,9 @@ def _loop(model, x, names, prob, per_pixel=True, key=None):
     return total / len(names)
 
 
-@pytest.mark.parametrize("transforms", ["flips", "d4"])
+@pytest.mark.parametrize(
+    "transforms", ["flips", pytest.param("d4", marks=pytest.mark.slow)]
+)
 def test_tta_equals_the_python_loop_for_logits(transforms):
     model = kerasseg.build("unet_tiny", num_classes=3)
     augmented = tta(model, transforms)
@@ -119,6 +121,7 @@ def test_tta_of_a_binary_model_with_a_sigmoid_head_stays_probabilities():
     assert kerasseg.outputs.describe(augmented)[0].activation is None
 
 
+@pytest.mark.slow
 def test_tta_of_a_multitask_model_merges_each_output_by_its_kind():
     model = kerasseg.build(
         "multitask_unet_tiny",

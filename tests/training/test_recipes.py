@@ -224,6 +224,7 @@ def _recipe_config(folder, tmp_path, recipe, **options):
     return config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["dann", "adversarial"])
 def test_kerasseg_train_runs_a_recipe_and_saves_the_segmenter(
     recipe, folder, tmp_path
