@@ -224,8 +224,9 @@ class DomainAdversarial(keras.Model):
         if self.total_steps is not None:
             self._ramp()
         target = self.features(inputs["target"], training=training)
-        # The domain logits travel with the prediction to `compute_loss`
-        # (not `add_loss`, whose list replicas running in threads share).
+        # The domain logits travel with the prediction to `compute_loss`:
+        # with `add_loss` instead, two mirrored replicas' losses differed
+        # from one device's (tests/training/test_recipes.py).
         return {
             "mask": masks,
             "source_domain": self.domain_classifier(self.reversal(source)),
