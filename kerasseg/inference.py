@@ -95,7 +95,7 @@ def tta(model, transforms="flips", merge="mean"):
     Example:
 
     >>> model = kerasseg.build("unet_tiny", num_classes=3)
-    >>> augmented = kerasseg.inference.tta(model, "d4")
+    >>> augmented = kerasseg.inference.tta(model, "flips")
     >>> x = np.random.default_rng(0).uniform(0, 255, (1, 16, 16, 3))
     >>> augmented.predict(x, verbose=0).shape
     (1, 16, 16, 3)

@@ -106,6 +106,7 @@ def test_tta_equals_the_python_loop_for_logits(transforms):
     assert described == kerasseg.outputs.describe(model)
 
 
+@pytest.mark.slow
 def test_tta_of_a_binary_model_with_a_sigmoid_head_stays_probabilities():
     model = kerasseg.build(
         "unet_tiny",
@@ -216,6 +217,7 @@ def test_transposing_a_fixed_non_square_input_is_refused():
     assert tta(model, "flips").output.shape == (None, 16, 24, 2)
 
 
+@pytest.mark.slow
 def test_every_merge_of_two_transforms_is_their_mean():
     # Pairwise: the merge is the mean of exactly the listed predictions.
     model = kerasseg.build("unet_tiny", num_classes=2)

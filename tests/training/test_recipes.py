@@ -104,6 +104,7 @@ def _saved_segmenter_is_alone(trainer, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_dann_lowers_its_loss_ramps_lambda_and_saves_the_segmenter_alone(
     tmp_path,
 ):
@@ -157,6 +158,7 @@ def test_dann_domain_loss_reaches_the_encoder_reversed():
     )
 
 
+@pytest.mark.slow
 def test_adversarial_lowers_its_loss_trains_both_and_saves_the_segmenter_alone(
     tmp_path,
 ):
