@@ -40,6 +40,8 @@ import pathlib
 import sys
 import time
 
+from _report import report
+
 ROOT = pathlib.Path(__file__).resolve().parent
 TARGET_SCENES = 1600  # unlabelled target-domain scenes DANN trains on
 
@@ -94,12 +96,6 @@ RECIPES = {
         "held_out": {"black": ["data.options={num_scenes: 1000}"]},
     },
 }
-
-
-def _machine():
-    from kerasseg.zoo.publish import machine
-
-    return machine()
 
 
 def run_recipe(name, seeds, runs_dir):
@@ -189,11 +185,7 @@ def main(argv=None):
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     rows = run_recipe(args.recipe, args.seeds, args.runs)
-    print(f"\n{args.recipe} on {_machine()}\n")
-    print(table(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": _machine(), "rows": rows}, f, indent=2)
+    report(args.recipe, table(rows), rows, args.json)
     return 0
 
 

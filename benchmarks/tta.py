@@ -15,6 +15,8 @@ import json
 import sys
 import time
 
+from _report import report
+
 # name → transforms (None: the model alone). "horizontal" keeps garments
 # upright: Fashion-MNIST items never appear upside down.
 SETTINGS = {
@@ -85,14 +87,8 @@ def main(argv=None):
     parser.add_argument("--scenes", type=int, default=800)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    from kerasseg.zoo.publish import machine
-
     rows = [row for name in args.entries for row in measure(name, args.scenes)]
-    print(f"\nTest-time augmentation on {machine()}\n")
-    print(table(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "rows": rows}, f, indent=2)
+    report("Test-time augmentation", table(rows), rows, args.json)
     return 0
 
 

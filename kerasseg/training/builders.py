@@ -51,13 +51,10 @@ def _with_target_images(config, source, seed):
     from kerasseg import data
 
     cfg, train = config["data"], config["train"]
-    augment = cfg["augment"]
-    if isinstance(augment, dict):
-        augment = data.Augment(**augment)
     target = data.from_images(
         cfg["target_images"],
         image_size=cfg["image_size"],
-        augment=augment or None,
+        augment=_augment(config),
         batch_size=train["batch_size"],
         shuffle=True,
         seed=seed + 1,
@@ -108,6 +105,17 @@ def masks_of(dataset):
     return dataset
 
 
+def _augment(config):
+    """`data.augment` as the pipelines take it: a `data.Augment`, True
+    (the defaults) or None."""
+    from kerasseg import data
+
+    augment = config["data"]["augment"]
+    if isinstance(augment, dict):
+        return data.Augment(**augment)
+    return augment or None
+
+
 def _dataset(config, split, *, seed, val_batch_size):
     from kerasseg import data
 
@@ -121,12 +129,9 @@ def _dataset(config, split, *, seed, val_batch_size):
         "cache": cfg["cache"],
     }
     if training:
-        augment = cfg["augment"]
-        if isinstance(augment, dict):
-            augment = data.Augment(**augment)
         kwargs.update(
             image_size=cfg["image_size"],
-            augment=augment or None,
+            augment=_augment(config),
             batch_size=train["batch_size"],
             shuffle=True,
             seed=seed,
