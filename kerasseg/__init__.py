@@ -2,7 +2,9 @@
 
 `kerasseg.data` (tf.data pipelines) and `kerasseg.export` (SavedModel,
 TFLite, ONNX) are imported on first use: they need TensorFlow, while the
-models also run on the JAX and PyTorch backends.
+models also run on the JAX and PyTorch backends. So are the NumPy/SciPy
+tools run on predicted masks: `kerasseg.postprocess` (instances from
+semantic masks), `kerasseg.instance_metrics` and `kerasseg.boundary_metrics`.
 
 Pretrained weights by name: `kerasseg.load("unet.nuclei_bbbc007")`
 (`kerasseg.list_pretrained()` lists the zoo's entries).
@@ -68,6 +70,7 @@ from kerasseg.zoo import load  # noqa: E402
 
 __all__ = [
     "__version__",
+    "boundary_metrics",
     "build",
     "copy_encoder_weights",
     "data",
@@ -78,6 +81,7 @@ __all__ = [
     "heads",
     "inference",
     "initializers",
+    "instance_metrics",
     "layers",
     "list_models",
     "list_pretrained",
@@ -86,13 +90,20 @@ __all__ = [
     "metrics",
     "models",
     "outputs",
+    "postprocess",
     "training",
     "unfreeze_encoder",
     "zoo",
 ]
 
 
-_LAZY = ("data", "export")
+_LAZY = (
+    "boundary_metrics",
+    "data",
+    "export",
+    "instance_metrics",
+    "postprocess",
+)
 
 
 def __getattr__(name):

@@ -72,6 +72,7 @@ def test_examples_are_found():
 def test_public_api():
     assert sorted(kerasseg.__all__) == [
         "__version__",
+        "boundary_metrics",
         "build",
         "copy_encoder_weights",
         "data",
@@ -82,6 +83,7 @@ def test_public_api():
         "heads",
         "inference",
         "initializers",
+        "instance_metrics",
         "layers",
         "list_models",
         "list_pretrained",
@@ -90,6 +92,7 @@ def test_public_api():
         "metrics",
         "models",
         "outputs",
+        "postprocess",
         "training",
         "unfreeze_encoder",
         "zoo",
