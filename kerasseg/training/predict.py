@@ -234,9 +234,13 @@ def predict_files(
     batch_size=4,
     jit_compile="auto",
     blend="gaussian",
+    instances=None,
+    min_size=0,
 ):
     """Writes `<stem>.png` (class ids) and `<stem>_overlay.png` for each
-    image in `inputs` (files or folders) into `out_dir`.
+    image in `inputs` (files or folders) into `out_dir`; with `instances`,
+    also `<stem>_instances.png` (16-bit object labels, 0 = none) and
+    `<stem>_objects.csv` (id, class, area, centroid, bounding box).
 
     Args:
         model: a segmentation `keras.Model`.
@@ -246,6 +250,10 @@ def predict_files(
         jit_compile: True (XLA), False, or "auto": time both on a batch of
             the first image's tiles and predict with the faster (the model
             is recompiled for prediction).
+        instances: None, "components" or "watershed": how each class's
+            mask is cut into objects (`kerasseg.postprocess.instances`;
+            the watershed splits touching objects).
+        min_size: objects with fewer pixels are dropped (with `instances`).
 
     Returns:
         The list of written class-id PNG paths.
@@ -258,6 +266,18 @@ def predict_files(
     if blend not in BLENDS:
         raise ValueError(
             f"`blend` must be one of {BLENDS}; received {blend!r}."
+        )
+    if instances is not None:
+        from kerasseg import postprocess
+
+        if instances not in postprocess.METHODS:
+            raise ValueError(
+                f"`instances` must be None or one of {postprocess.METHODS}; "
+                f"received {instances!r}."
+            )
+    if not (isinstance(min_size, int) and min_size >= 0):
+        raise ValueError(
+            f"`min_size` must be an integer >= 0; received {min_size!r}."
         )
     if jit_compile != "auto":
         model.compile(jit_compile=jit_compile)
@@ -295,5 +315,33 @@ def predict_files(
         Image.fromarray(overlay(image, ids)).save(
             os.path.join(out_dir, f"{path.stem}_overlay.png")
         )
+        if instances is not None:
+            _write_instances(
+                ids, out_dir, path.stem, instances, min_size, model
+            )
         written.append(target)
     return written
+
+
+def _write_instances(ids, out_dir, stem, method, min_size, model):
+    from PIL import Image
+
+    from kerasseg import postprocess
+
+    labels, classes = postprocess.instances(
+        ids, method=method, min_size=min_size
+    )
+    if labels.max() > 65535:
+        raise ValueError(
+            f"{stem}: {labels.max()} objects do not fit a 16-bit label PNG "
+            "(at most 65,535); raise `min_size` or tile the image."
+        )
+    Image.fromarray(labels.astype("uint16")).save(
+        os.path.join(out_dir, f"{stem}_instances.png")
+    )
+    names = getattr(model, "class_names", None)
+    postprocess.write_objects_csv(
+        os.path.join(out_dir, f"{stem}_objects.csv"),
+        postprocess.objects(labels, classes),
+        list(names) if names else None,
+    )

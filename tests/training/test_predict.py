@@ -129,3 +129,56 @@ def test_channels_are_matched_to_the_model():
         ValueError, match="x.png: 4 channels; the model takes 2"
     ):
         match_channels(rgba, 2, "x.png")
+
+
+def _threshold_model():
+    # Class 1 where the grey level exceeds 128: a 1×1 convolution with
+    # fixed weights, so the expected objects are known exactly.
+    inputs = keras.Input((None, None, 1))
+    conv = keras.layers.Conv2D(2, 1)
+    model = keras.Model(
+        inputs, keras.layers.Activation("softmax")(conv(inputs))
+    )
+    conv.set_weights([np.array([[[[-0.1, 0.1]]]]), np.array([12.8, -12.8])])
+    model.class_names = ("background", "nucleus")
+    return model
+
+
+@pytest.mark.parametrize(
+    "method, objects", [("components", 1), ("watershed", 2)]
+)
+def test_predict_files_writes_instances_and_objects(tmp_path, method, objects):
+    import csv
+
+    from PIL import Image
+
+    yy, xx = np.mgrid[:40, :60]
+    two_touching = ((yy - 20) ** 2 + (xx - 18) ** 2 < 100) | (
+        (yy - 20) ** 2 + (xx - 36) ** 2 < 100
+    )
+    speck = (yy == 2) & (xx == 55)
+    image = np.where(two_touching | speck, 200, 20).astype("uint8")
+    Image.fromarray(image).save(tmp_path / "cells.png")
+    predict.predict_files(
+        _threshold_model(),
+        [tmp_path / "cells.png"],
+        tmp_path / "out",
+        jit_compile=False,
+        instances=method,
+        min_size=2,
+    )
+    labels = np.asarray(Image.open(tmp_path / "out" / "cells_instances.png"))
+    assert labels.max() == objects
+    assert np.array_equal(labels > 0, two_touching)  # the speck dropped
+    with open(tmp_path / "out" / "cells_objects.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == objects
+    assert {r["class_name"] for r in rows} == {"nucleus"}
+    assert sum(int(r["area"]) for r in rows) == two_touching.sum()
+
+
+def test_predict_files_names_a_bad_instances_method(tmp_path):
+    with pytest.raises(ValueError, match="instances.*'blobs'"):
+        predict.predict_files(
+            _threshold_model(), [], tmp_path, instances="blobs"
+        )
