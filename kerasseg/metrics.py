@@ -164,7 +164,9 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         )
 
     def reset_state(self):
-        self.confusion.assign(keras.ops.zeros_like(self.confusion))
+        self.confusion.assign(
+            keras.ops.zeros(self.confusion.shape, self.confusion.dtype)
+        )
 
     def get_config(self):
         return {

@@ -1,0 +1,163 @@
+"""The models, losses and metrics on the JAX backend, in a fresh process
+(Keras picks its backend once per process).
+
+Every registered tiny model is built, compiled with kerasseg's losses and
+metrics, trained with `jit_compile=True` and evaluated under JAX; a
+`.keras` file saved here under TensorFlow loads under JAX with equal
+outputs, and one saved under JAX loads here with equal outputs. Every
+loss and metric gives under JAX the value it gives here.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import kerasseg
+from kerasseg import losses as losses_module
+from kerasseg import metrics as metrics_module
+from tests.models import harness
+
+TINY = kerasseg.list_models("*_tiny")
+TOLERANCE = 1e-5
+# The second tier (about 3 min: every tiny model traced under JAX's XLA),
+# all on one worker so that the JAX process runs once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("jax")]
+
+_JAX_SCRIPT = r"""
+import json, sys
+import keras, numpy as np
+assert keras.backend.backend() == "jax", keras.backend.backend()
+import kerasseg
+from kerasseg import losses as losses_module, metrics as metrics_module
+from tests.models import harness
+
+folder, names = sys.argv[1], json.loads(sys.argv[2])
+x = np.load(f"{folder}/x.npy")
+report = {}
+for name in names:
+    # A file saved under TensorFlow, loaded here.
+    tf_model = keras.saving.load_model(
+        f"{folder}/{name}.tf.keras", safe_mode=True
+    )
+    np.savez(f"{folder}/{name}.tf_in_jax.npz",
+             **harness.as_dict(tf_model(x, training=False)))
+    # Built, compiled with kerasseg's losses and metrics, trained under XLA.
+    keras.utils.set_random_seed(0)
+    model = harness.build(name)
+    loss = harness.losses(name, kerasseg_losses=True)
+    if isinstance(loss, dict):
+        loss = {k: loss[k] for k in model.output}
+    model.compile(keras.optimizers.Adam(1e-3), loss=loss,
+                  metrics=harness.metrics(name), jit_compile=True)
+    bx, by = harness.batch(name, shape=(4, 32, 32, 3))
+    history = model.fit(bx, harness.targets(model, by), epochs=2, batch_size=2,
+                        verbose=0)
+    scores = model.evaluate(bx, harness.targets(model, by), verbose=0,
+                            return_dict=True)
+    model.save(f"{folder}/{name}.jax.keras")
+    np.savez(f"{folder}/{name}.jax.npz",
+             **harness.as_dict(model(x, training=False)))
+    report[name] = {"loss": history.history["loss"], "scores": scores}
+
+# Every loss and metric on fixed inputs.
+data = np.load(f"{folder}/values.npz")
+y, logits = data["y"], data["logits"]
+values = {}
+for key, cls in losses_module.LOSSES.items():
+    values["loss:" + key] = float(cls(num_classes=3)(y, logits))
+for key, cls in metrics_module.METRICS.items():
+    metric = cls(num_classes=3)
+    metric.update_state(y, logits)
+    values["metric:" + key] = float(metric.result())
+    metric.reset_state()
+    values["metric_reset:" + key] = float(np.asarray(metric.confusion).sum())
+report["values"] = values
+with open(f"{folder}/report.json", "w") as f:
+    json.dump(report, f)
+"""
+
+
+def _values_here(y, logits):
+    values = {}
+    for key, cls in losses_module.LOSSES.items():
+        values["loss:" + key] = float(cls(num_classes=3)(y, logits))
+    for key, cls in metrics_module.METRICS.items():
+        metric = cls(num_classes=3)
+        metric.update_state(y, logits)
+        values["metric:" + key] = float(metric.result())
+        values["metric_reset:" + key] = 0.0
+    return values
+
+
+@pytest.fixture(scope="module")
+def jax_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("backends")
+    x, _ = harness.batch(TINY[0], shape=(2, 32, 40, 3), seed=1)
+    np.save(folder / "x.npy", x)
+    expected = {}
+    for name in TINY:
+        keras.utils.set_random_seed(0)
+        model = harness.build(name)
+        model.save(folder / f"{name}.tf.keras")
+        expected[name] = harness.as_dict(model(x, training=False))
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, (2, 16, 16)).astype("int32")
+    logits = rng.normal(size=(2, 16, 16, 3)).astype("float32")
+    np.savez(folder / "values.npz", y=y, logits=logits)
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run(
+        [sys.executable, "-c", _JAX_SCRIPT, str(folder), json.dumps(TINY)],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads((folder / "report.json").read_text())
+    return folder, x, expected, report, _values_here(y, logits)
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_trains_under_jax_with_xla_and_kerasseg_losses_and_metrics(
+    name, jax_run
+):
+    _, _, _, report, _ = jax_run
+    losses = report[name]["loss"]
+    assert all(np.isfinite(losses)), losses
+    assert all(np.isfinite(v) for v in report[name]["scores"].values())
+    if harness.task(name) != "reconstruction":
+        assert any("mean_iou" in k for k in report[name]["scores"])
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_keras_files_cross_between_tensorflow_and_jax(name, jax_run):
+    folder, x, expected, _, _ = jax_run
+    # TensorFlow → JAX.
+    loaded_in_jax = dict(np.load(folder / f"{name}.tf_in_jax.npz"))
+    assert sorted(loaded_in_jax) == sorted(expected[name])
+    for key, value in expected[name].items():
+        np.testing.assert_allclose(
+            loaded_in_jax[key], value, atol=TOLERANCE, rtol=TOLERANCE
+        )
+    # JAX → TensorFlow.
+    model = keras.saving.load_model(
+        folder / f"{name}.jax.keras", safe_mode=True
+    )
+    here = harness.as_dict(model(x, training=False))
+    for key, value in dict(np.load(folder / f"{name}.jax.npz")).items():
+        np.testing.assert_allclose(
+            here[key], value, atol=TOLERANCE, rtol=TOLERANCE
+        )
+
+
+def test_every_loss_and_metric_gives_the_same_value_under_jax(jax_run):
+    *_, report, values = jax_run
+    assert sorted(report["values"]) == sorted(values)
+    for key, value in values.items():
+        assert report["values"][key] == pytest.approx(value, abs=1e-5), key
