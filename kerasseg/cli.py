@@ -91,6 +91,20 @@ def _parser():
     evaluate.add_argument("--masks", help="folder of masks")
     evaluate.add_argument("--mask-suffix", default="")
     evaluate.add_argument("--ignore-index", type=int)
+    evaluate.add_argument(
+        "--instances",
+        help="with --images: a folder of instance label images (one label "
+        "per object, 0 = none; same names as the images, --mask-suffix "
+        "applies) for object and boundary scores. A run on a built-in "
+        "dataset with instance labels (nuclei) reports them without it",
+    )
+    evaluate.add_argument(
+        "--objects",
+        choices=("components", "watershed"),
+        default="watershed",
+        help="how the predicted mask is cut into objects for the object "
+        "scores (default watershed: splits touching objects)",
+    )
     _tta_flag(evaluate)
     predict = commands.add_parser(
         "predict",
@@ -309,6 +323,7 @@ def _evaluate(args):
         raise ValueError("--images needs --masks.")
     model = _with_tta(load_model(args.model), args.tta)
     config_path = os.path.join(args.model, "config.yaml")
+    config = None
     if os.path.isdir(args.model) and os.path.isfile(config_path):
         config = config_module.load(config_path)
         data = config["data"]
@@ -337,8 +352,24 @@ def _evaluate(args):
             ignore_index=metric.ignore_index,
             mask_suffix=suffix,
         )
+    if args.instances and not args.images:
+        raise ValueError("--instances needs --images.")
+    if args.instances:
+        from kerasseg.data.files import pair_files
+
+        pairs = pair_files(args.images, args.instances, mask_suffix=suffix)
+    elif not args.images and config is not None:
+        from kerasseg.zoo.evaluate import held_out_instances
+
+        pairs = held_out_instances(config)
+    else:
+        pairs = None
     result = evaluation.evaluate(model, batches, metric, class_names=names)
     print(evaluation.table(result))
+    if pairs:
+        objects = evaluation.evaluate_objects(model, pairs, method=args.objects)
+        print("\nObjects and boundaries:\n")
+        print(evaluation.objects_table(objects))
     return 0
 
 

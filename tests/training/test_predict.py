@@ -182,3 +182,64 @@ def test_predict_files_names_a_bad_instances_method(tmp_path):
         predict.predict_files(
             _threshold_model(), [], tmp_path, instances="blobs"
         )
+
+
+def _touching_discs_files(folder):
+    """An image of two touching bright discs, its mask and its instance
+    labels (one label per disc) in images/, masks/ and instances/."""
+    from PIL import Image
+
+    yy, xx = np.mgrid[:40, :60]
+    left = (yy - 20) ** 2 + (xx - 18) ** 2 < 100
+    right = ((yy - 20) ** 2 + (xx - 36) ** 2 < 100) & ~left
+    for sub in ("images", "masks", "instances"):
+        (folder / sub).mkdir()
+    Image.fromarray(np.where(left | right, 200, 20).astype("uint8")).save(
+        folder / "images" / "a.png"
+    )
+    Image.fromarray((left | right).astype("uint8")).save(
+        folder / "masks" / "a.png"
+    )
+    labels = (left * 1 + right * 2).astype("uint16")
+    Image.fromarray(labels).save(folder / "instances" / "a.png")
+    return left, right
+
+
+def test_evaluate_objects_counts_the_split_by_hand(tmp_path):
+    from kerasseg.training import evaluation
+
+    left, right = _touching_discs_files(tmp_path)
+    pairs = [(tmp_path / "images" / "a.png", tmp_path / "instances" / "a.png")]
+    model = _threshold_model()
+    split = evaluation.evaluate_objects(model, pairs, method="watershed")
+    assert split["f1@0.5"] == 1.0 and split["objects"] == 2
+    joined = evaluation.evaluate_objects(model, pairs, method="components")
+    # One object covering both discs: IoU with the larger disc
+    # |left| / |left ∪ right| just above 0.5, so TP 1, FN 1.
+    assert left.sum() / (left | right).sum() > 0.5
+    # (Scores are rounded to 4 places.)
+    assert joined["f1@0.5"] == pytest.approx(2 / 3, abs=1e-4)
+    assert joined["pq"] == pytest.approx(
+        left.sum() / (left | right).sum() * (1 / 1.5), abs=1e-4
+    )
+    # The mask is exact: every boundary score is perfect.
+    assert joined["boundary_f1"] == 1.0 and joined["hd95"] == 0.0
+    assert "F1 (IoU > 0.5)" in evaluation.objects_table(split)
+
+
+def test_kerasseg_evaluate_reports_objects_of_an_instance_folder(
+    tmp_path, capsys
+):
+    from kerasseg import cli
+
+    _touching_discs_files(tmp_path)
+    _threshold_model().save(tmp_path / "m.keras")
+    argv = ["evaluate", str(tmp_path / "m.keras")]
+    argv += ["--images", str(tmp_path / "images")]
+    argv += ["--masks", str(tmp_path / "masks")]
+    assert cli.main(argv + ["--instances", str(tmp_path / "instances")]) == 0
+    out = capsys.readouterr().out
+    assert "DSB 2018 score" in out and "2 true objects in 1 images" in out
+    (tmp_path / "instances" / "a.png").rename(tmp_path / "instances" / "b.png")
+    assert cli.main(argv + ["--instances", str(tmp_path / "instances")]) == 2
+    assert "without a mask: ['a.png']" in capsys.readouterr().err

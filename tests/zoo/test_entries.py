@@ -60,6 +60,20 @@ def test_subset_reproduces_the_recorded_figures(name):
     )
     for key in _FIGURES[record["task"]]:
         assert result[key] == pytest.approx(subset[key], abs=0.01), key
+    _same_objects(result, subset)
+
+
+_OBJECT_FIGURES = ("f1@0.5", "dsb_score", "pq", "boundary_f1")
+
+
+def _same_objects(result, recorded):
+    # An entry whose held-out data have instance labels records object
+    # and boundary scores; they reproduce too.
+    assert ("objects" in result) == ("objects" in recorded)
+    for key in _OBJECT_FIGURES if "objects" in result else ():
+        assert result["objects"][key] == pytest.approx(
+            recorded["objects"][key], abs=0.01
+        ), key
 
 
 @pytest.mark.large
@@ -70,6 +84,7 @@ def test_held_out_split_reproduces_the_card(name):
     result = evaluate.summary(evaluate.evaluate(name))
     for key in _FIGURES[record["task"]]:
         assert result[key] == pytest.approx(held[key], abs=0.01), key
+    _same_objects(result, held)
 
 
 RECONSTRUCTIONS = [
