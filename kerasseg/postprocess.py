@@ -11,8 +11,9 @@ image, one class at a time:
   Gaussian of `sigma` pixels and seeded at its h-maxima: two objects are
   split where the neck between them is at least `h` pixels narrower than
   their centres. The smoothing matters: the raw distance transform of a
-  ragged mask has many small ridges (on BBBC007's true masks, F1 at IoU >
-  0.5 of 0.93 unsmoothed, 0.99 with σ = 1, h = 1; `benchmarks/instances.py`).
+  ragged mask has many small ridges (on the true masks of the 11 BBBC007
+  training images, F1 at IoU > 0.5 of 0.93 unsmoothed and 0.99 with σ = 1,
+  h = 1: `python benchmarks/instances.py`).
 
 Labels are int32, 0 = background, 1…n in raster order of first pixel per
 class; `classes[label]` is each label's class (`classes[0] == 0`), so
