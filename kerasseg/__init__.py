@@ -2,9 +2,11 @@
 
 `kerasseg.data` (tf.data pipelines) and `kerasseg.export` (SavedModel,
 TFLite, ONNX) are imported on first use: they need TensorFlow, while the
-models also run on the JAX and PyTorch backends. So are the NumPy/SciPy
-tools run on predicted masks: `kerasseg.postprocess` (instances from
-semantic masks), `kerasseg.instance_metrics` and `kerasseg.boundary_metrics`.
+models, losses and metrics are `keras.ops` only (tested on the JAX backend
+too: tests/test_backends.py; PyTorch is untested). The NumPy/SciPy tools
+run on predicted masks are imported on first use as well:
+`kerasseg.postprocess` (instances from semantic masks),
+`kerasseg.instance_metrics` and `kerasseg.boundary_metrics`.
 
 Pretrained weights by name: `kerasseg.load("unet.nuclei_bbbc007")`
 (`kerasseg.list_pretrained()` lists the zoo's entries).
