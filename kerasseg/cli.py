@@ -292,7 +292,12 @@ def _export(args):
         if args.format != "tflite":
             raise ValueError("--quantization only applies to --format tflite.")
         options["quantization"] = args.quantization
-    model = _with_tta(load_model(args.model), args.tta)
+    model = load_model(args.model)
+    if args.format == "saved_model" and args.tta != "none":
+        # The plain model stays serving_default; serve_tta is added.
+        options["tta"] = args.tta
+    else:
+        model = _with_tta(model, args.tta)
     path = export.export(model, args.out, format=args.format, **options)
     print(path)
     return 0

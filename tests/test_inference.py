@@ -179,11 +179,20 @@ def test_tta_exports_equal_the_tta_model(tmp_path):
     augmented = tta(model, "flips")
     x = _x(height=16, width=24)
     want = _softmax(np.asarray(augmented.predict(x, verbose=0), "float64"))
-    path = export.saved_model(augmented, tmp_path / "serving")
-    served = tf.saved_model.load(path).signatures["serving_default"](
-        images=tf.constant(x)
-    )
+    plain = _softmax(np.asarray(model.predict(x, verbose=0), "float64"))
+    # One SavedModel: the plain model as serving_default, the TTA model as
+    # serve_tta, on the same variables.
+    path = export.saved_model(model, tmp_path / "serving", tta="flips")
+    signatures = tf.saved_model.load(path).signatures
+    assert {"serving_default", "serve_tta"} <= set(signatures)
+    served = signatures["serve_tta"](images=tf.constant(x))
     np.testing.assert_allclose(served["probabilities"], want, atol=1e-5)
+    np.testing.assert_array_equal(served["class_ids"], want.argmax(-1))
+    served = signatures["serving_default"](images=tf.constant(x))
+    np.testing.assert_allclose(served["probabilities"], plain, atol=1e-5)
+    with pytest.raises(ValueError, match="Unknown transform 'spin'"):
+        export.saved_model(model, tmp_path / "bad", tta=["identity", "spin"])
+    assert not (tmp_path / "bad").exists()
     lite = export.export(augmented, tmp_path / "lite", format="tflite")
     (logits,) = run_tflite(lite, x)
     np.testing.assert_allclose(_softmax(logits), want, atol=1e-4)
@@ -262,10 +271,16 @@ def test_cli_predict_and_export_take_tta(tmp_path, capsys):
     ]
     assert cli.main([*export_argv, "--tta", "flips"]) == 0
     path = capsys.readouterr().out.strip()
-    answer = tf.saved_model.load(path).signatures["serving_default"](
+    signatures = tf.saved_model.load(path).signatures
+    answer = signatures["serve_tta"](
         images=tf.constant(image[None], tf.float32)
     )
     want = _loop(
         model, image[None].astype("float32"), TRANSFORM_SETS["flips"], _softmax
     )
     np.testing.assert_allclose(answer["probabilities"], want, atol=1e-5)
+    plain = signatures["serving_default"](
+        images=tf.constant(image[None], tf.float32)
+    )
+    want = _softmax(np.asarray(model.predict(image[None], verbose=0), "f8"))
+    np.testing.assert_allclose(plain["probabilities"], want, atol=1e-5)

@@ -17,6 +17,8 @@ from kerasseg.export.signatures import Signatures
 
 # Size of the warmup requests when the export has no fixed `image_size`.
 WARMUP_SIZE = (64, 64)
+# The signature of the test-time-augmented model (`tta=`).
+TTA_SIGNATURE = "serve_tta"
 
 
 def _versions(folder):
@@ -70,6 +72,7 @@ def saved_model(
     threshold=0.5,
     image_size=None,
     warmup_requests=True,
+    tta=None,
 ):
     """Exports a model for TF Serving.
 
@@ -80,6 +83,11 @@ def saved_model(
     - `serve_uint8`: uint8 `images` (raw pixels);
     - `serve_bytes`: string `images (batch,)`, each an encoded PNG, JPEG,
       BMP or GIF (what TF Serving's REST API delivers from base64).
+
+    With `tta`, a fourth signature `serve_tta` (float32 `images`, the
+    same outputs) answers with the test-time-augmented model
+    `kerasseg.inference.tta(model, tta)` beside the plain one; both share
+    the model's variables.
 
     Each answers, for a class-score output, `probabilities` (float32) and
     `class_ids` (int32: the argmax; for one sigmoid channel 1 where the
@@ -106,6 +114,8 @@ def saved_model(
             `(height, width)`: every input is resized to it and every map
             output resized back to the input's size, for any batch size.
         warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
+        tta: None, or the transforms of `kerasseg.inference.tta` ("flips",
+            "d4" or a list of names) for the `serve_tta` signature.
 
     Returns:
         The path of the written version folder.
@@ -120,6 +130,11 @@ def saved_model(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
     described = out.describe(model, activation)
+    tta_model = None
+    if tta is not None:  # a bad transform list fails before any writing
+        from kerasseg import inference
+
+        tta_model = inference.tta(model, tta)
     image_size = _image_size(model, image_size)
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
@@ -144,6 +159,17 @@ def saved_model(
     specs = serving.specs()
     for signature, function in serving.functions().items():
         archive.add_endpoint(signature, function, [specs[signature]])
+    if tta_model is not None:
+        archive.track(tta_model)
+        tta_serving = Signatures(
+            tta_model,
+            out.describe(tta_model),
+            image_size=image_size,
+            threshold=threshold,
+        )
+        archive.add_endpoint(
+            TTA_SIGNATURE, tta_serving.serve_float, [specs["serving_default"]]
+        )
     with _files.atomic_folder(final, overwrite=overwrite) as tmp:
         archive.write_out(tmp, verbose=False)
         if warmup_requests:
