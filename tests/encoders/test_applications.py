@@ -50,8 +50,8 @@ def test_parameter_count_equals_the_application_without_top(name, channels):
 @pytest.mark.parametrize(
     "name, output_stride, offset",
     [
-        ("resnet50", 16, 0),
-        ("resnet50", 8, 0),
+        pytest.param("resnet50", 16, 0, marks=pytest.mark.slow),
+        pytest.param("resnet50", 8, 0, marks=pytest.mark.slow),
         ("mobilenetv2", 16, 1),
         ("mobilenetv2", 8, 3),
     ],
@@ -180,7 +180,9 @@ def test_efficientnet_imagenet_encoder_equals_keras_imagenet_model(
     )
 
 
-@pytest.mark.parametrize("name", ["resnet50", "efficientnetb0"])
+@pytest.mark.parametrize(
+    "name", ["resnet50", pytest.param("efficientnetb0", marks=pytest.mark.slow)]
+)
 def test_weights_file_saved_earlier_gives_identical_features(name, tmp_path):
     encoder = get_encoder(name, (None, None, 3), output_stride=16)
     path = tmp_path / "encoder.weights.h5"
@@ -225,6 +227,7 @@ def test_one_channel_adaptation_sees_a_grey_image_as_grey_rgb(
     )
 
 
+@pytest.mark.slow
 def test_six_channel_adaptation_cycles_rgb(application_weights_file):
     # Cycling the kernel (scaled by 3/6) and the BGR means: channels 3–5
     # are read as B, G, R, so the image [R, G, B, B, G, R] must give the
@@ -299,7 +302,15 @@ def test_preprocessing_layer_equals_keras_preprocess_input():
         )
 
 
-@pytest.mark.parametrize("name", ["mobilenetv2", "resnet50", "efficientnetb0"])
+# One application in the default run, the other two in the second tier.
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mobilenetv2",
+        pytest.param("resnet50", marks=pytest.mark.slow),
+        pytest.param("efficientnetb0", marks=pytest.mark.slow),
+    ],
+)
 def test_batch_norm_momentum_is_set_on_every_statistic(name):
     options = OPTIONS.get(name, {})
     plain = get_encoder(name, (None, None, 3), **options)

@@ -26,6 +26,15 @@ EXAMPLES = {
     "vgg16": ({}, True),
 }
 NAMES = sorted(ENCODERS)
+# The large keras.applications encoders take 4–7 s per check; the default
+# run checks MobileNetV2 (and the plain ones), the second tier them all.
+LARGE = {"efficientnetb0", "resnet50"}
+
+
+def names(large_marks=pytest.mark.slow):
+    return [
+        pytest.param(n, marks=large_marks) if n in LARGE else n for n in NAMES
+    ]
 
 
 def _build(name, channels=3, **kwargs):
@@ -65,7 +74,7 @@ def test_stride_keyed_features_at_any_input_channels(name, channels):
 
 
 @pytest.mark.parametrize("output_stride", [16, 8])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 def test_output_stride_dilates_the_deepest_levels(name, output_stride):
     _, dilates = EXAMPLES[name]
     if not dilates:
@@ -109,7 +118,7 @@ def test_unfreezing_from_a_level_trains_that_level_and_deeper(name):
     assert shallow and not trainable & set(shallow)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 def test_encoder_reloads_safely_with_the_same_features(name, tmp_path):
     # Preprocessing layers, a dilated config and EfficientNet's folded
     # normalization statistics must all survive a .keras round trip.

@@ -16,11 +16,17 @@ import kerasseg
 from kerasseg import export
 from tests.models import harness
 
-# The default run covers a plain U-Net and a dilated encoder with ASPP and
-# image pooling (plus a transformer block below); --run-large every family.
-DEFAULT = {"unet_classic_tiny", "deeplabv3plus_tiny"}
+# The default run covers a plain U-Net (plus a transformer block below),
+# the second tier a dilated encoder with ASPP and image pooling, and
+# --run-large every family.
+DEFAULT = {"unet_classic_tiny"}
+SLOW = {"deeplabv3plus_tiny"}
 MODELS = [
-    name if name in DEFAULT else pytest.param(name, marks=pytest.mark.large)
+    name
+    if name in DEFAULT
+    else pytest.param(
+        name, marks=pytest.mark.slow if name in SLOW else pytest.mark.large
+    )
     for name in kerasseg.list_models("*_tiny")
 ]
 # The second size is no multiple of any model's stride: the padding in

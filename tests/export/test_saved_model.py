@@ -91,8 +91,11 @@ def _tiny_model():
 
 # One tiny configuration per builder (unet_tiny shares unet_classic_tiny's).
 FAMILIES = [n for n in kerasseg.list_models("*_tiny") if n != "unet_tiny"]
-# The slowest to trace (10–30 s each) are checked in the second tier.
+# The slowest to trace (10–30 s each) are checked in the second tier, and
+# two of the three FCNs (fcn8s's skips include fcn16s's and fcn32s's).
 SLOW_FAMILIES = {
+    "fcn16s_tiny",
+    "fcn32s_tiny",
     "attention_unet_tiny",
     "conv_autoencoder_tiny",
     "deeplabv3plus_tiny",

@@ -114,6 +114,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes(folder, tmp_path):
     assert final[-1]["loss"] == pytest.approx(history[-1]["loss"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_epoch_and_batch(folder, tmp_path):
     images, masks = folder
     config = small_config(images, masks, epochs=3, batch_size=2)
