@@ -16,6 +16,7 @@ def _kerasseg(*args):
     )
 
 
+@pytest.mark.slow  # a fresh process importing TensorFlow: 9 s
 def test_console_script_prints_the_version():
     result = _kerasseg("--version")
     assert result.returncode == 0

@@ -144,6 +144,9 @@ def offline_imagenet(monkeypatch):
     return serve
 
 
+# The second tier; the default run loads ImageNet weights offline in
+# test_efficientnet_imagenet_encoder_equals_keras_imagenet_model.
+@pytest.mark.slow
 def test_imagenet_weights_load_through_keras_applications(
     application_weights_file, offline_imagenet
 ):
@@ -180,9 +183,8 @@ def test_efficientnet_imagenet_encoder_equals_keras_imagenet_model(
     )
 
 
-@pytest.mark.parametrize(
-    "name", ["resnet50", pytest.param("efficientnetb0", marks=pytest.mark.slow)]
-)
+@pytest.mark.parametrize("name", ["resnet50", "efficientnetb0"])
+@pytest.mark.slow
 def test_weights_file_saved_earlier_gives_identical_features(name, tmp_path):
     encoder = get_encoder(name, (None, None, 3), output_stride=16)
     path = tmp_path / "encoder.weights.h5"

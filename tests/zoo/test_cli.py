@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from kerasseg import cli
@@ -62,6 +63,7 @@ def test_evaluate_on_a_folder_and_predict_by_name(entry, tmp_path, capsys):
     assert sorted(os.listdir(out))[:2] == ["0.png", "0_overlay.png"]
 
 
+@pytest.mark.slow
 def test_export_by_name(entry, tmp_path, capsys):
     code = cli.main(
         ["export", NAME, "--format", "tflite", "--out", str(tmp_path)]
