@@ -258,7 +258,15 @@ def evaluate_objects(
     images = true_objects = 0
     channels = model.input_shape[-1]
     for image_path, labels_path in pairs:
-        truth = np.asarray(Image.open(labels_path)).astype(np.int64)
+        truth = np.asarray(Image.open(labels_path))
+        if truth.ndim != 2 or not np.issubdtype(truth.dtype, np.integer):
+            raise ValueError(
+                f"{labels_path}: an instance label image must have one "
+                "integer channel (0 = no object, one value per object, "
+                f"e.g. a 16-bit PNG); it has shape {truth.shape} of "
+                f"{truth.dtype}."
+            )
+        truth = truth.astype(np.int64)
         image = predict.match_channels(
             read_image(str(image_path)), channels, image_path
         )
@@ -277,13 +285,13 @@ def evaluate_objects(
         images += 1
         true_objects += len(np.unique(truth)) - 1
     scores = objects.result()
-    lines = boundary.result()
+    edges = boundary.result()
     return {
         "method": method,
         "images": images,
         "objects": true_objects,
         **{k: round(scores[k], 4) for k in OBJECT_COLUMNS},
-        **{k: round(lines[k], 4) for k in BOUNDARY_COLUMNS},
+        **{k: round(edges[k], 4) for k in BOUNDARY_COLUMNS},
         "tolerance": tolerance,
     }
 

@@ -225,6 +225,13 @@ def test_evaluate_objects_counts_the_split_by_hand(tmp_path):
     # The mask is exact: every boundary score is perfect.
     assert joined["boundary_f1"] == 1.0 and joined["hd95"] == 0.0
     assert "F1 (IoU > 0.5)" in evaluation.objects_table(split)
+    # A colour label image is refused, naming the file.
+    from PIL import Image
+
+    rgb = tmp_path / "instances" / "rgb.png"
+    Image.new("RGB", (60, 40)).save(rgb)
+    with pytest.raises(ValueError, match="rgb.png: an instance label image"):
+        evaluation.evaluate_objects(model, [(pairs[0][0], rgb)])
 
 
 def test_kerasseg_evaluate_reports_objects_of_an_instance_folder(
