@@ -33,7 +33,6 @@ import json, sys
 import keras, numpy as np
 assert keras.backend.backend() == "jax", keras.backend.backend()
 import kerasseg
-from kerasseg import losses as losses_module, metrics as metrics_module
 from tests.models import harness
 
 folder, names = sys.argv[1], json.loads(sys.argv[2])
@@ -65,24 +64,19 @@ for name in names:
     report[name] = {"loss": history.history["loss"], "scores": scores}
 
 # Every loss and metric on fixed inputs.
+from tests.test_backends import loss_and_metric_values
 data = np.load(f"{folder}/values.npz")
-y, logits = data["y"], data["logits"]
-values = {}
-for key, cls in losses_module.LOSSES.items():
-    values["loss:" + key] = float(cls(num_classes=3)(y, logits))
-for key, cls in metrics_module.METRICS.items():
-    metric = cls(num_classes=3)
-    metric.update_state(y, logits)
-    values["metric:" + key] = float(metric.result())
-    metric.reset_state()
-    values["metric_reset:" + key] = float(np.asarray(metric.confusion).sum())
+values = loss_and_metric_values(data["y"], data["logits"])
 report["values"] = values
 with open(f"{folder}/report.json", "w") as f:
     json.dump(report, f)
 """
 
 
-def _values_here(y, logits):
+def loss_and_metric_values(y, logits):
+    """Every registered loss and metric on `(y, logits)`, and each
+    metric's confusion sum after `reset_state` (the JAX script runs this
+    too)."""
     values = {}
     for key, cls in losses_module.LOSSES.items():
         values["loss:" + key] = float(cls(num_classes=3)(y, logits))
@@ -90,7 +84,10 @@ def _values_here(y, logits):
         metric = cls(num_classes=3)
         metric.update_state(y, logits)
         values["metric:" + key] = float(metric.result())
-        values["metric_reset:" + key] = 0.0
+        metric.reset_state()
+        values["metric_reset:" + key] = float(
+            np.asarray(metric.confusion).sum()
+        )
     return values
 
 
@@ -120,7 +117,7 @@ def jax_run(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     report = json.loads((folder / "report.json").read_text())
-    return folder, x, expected, report, _values_here(y, logits)
+    return folder, x, expected, report, loss_and_metric_values(y, logits)
 
 
 @pytest.mark.parametrize("name", TINY)
