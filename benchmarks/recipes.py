@@ -4,17 +4,32 @@ scores them on the same held-out data.
     python benchmarks/recipes.py RECIPE [--seeds 0 1 2]
         [--runs runs/recipes] [--json out.json]
 
-RECIPE is `autoencoder_pretraining`, `dann` or `adversarial`.
+RECIPE is `autoencoder_pretraining`, `multitask`, `transfer`, `dann` or
+`adversarial`. Every run is scored on held-out data by mean IoU, mean
+Dice, pixel accuracy and the boundary F-score (tolerance 2 px, mean over
+the foreground classes, `kerasseg.boundary_metrics`).
 
 `autoencoder_pretraining` (benchmarks/recipes/autoencoder_pretraining/):
-a U-Net trained on 160 labelled Fashion-MNIST scenes from scratch
-(`scratch.yaml`) against the same U-Net whose encoder starts from the
-denoising autoencoder of the zoo (`pretrained.yaml`, `model.encoder_from:
-conv_autoencoder.fashion_scenes`), which learnt from 32,000 unlabelled
-scenes of the same training split, and the same start with the encoder
-frozen for the first 4 of the 12 epochs (`pretrained_frozen.yaml`). All
-are scored on the zoo's held-out scenes (3,200, composed from the
-Fashion-MNIST test images).
+a U-Net trained for 300 steps on a fixed set of labelled Fashion-MNIST
+scenes from scratch (`scratch.yaml`) against the same U-Net whose encoder
+starts from the denoising autoencoder of the zoo (`pretrained.yaml`,
+`model.encoder_from: conv_autoencoder.fashion_scenes`), which learnt from
+32,000 unlabelled scenes of the same training split. Each runs with 5 %,
+20 % and 100 % of a pool of 3,200 labelled scenes (160, 640, 3,200; the
+smaller sets are the first scenes of the larger). `pretrained_frozen.yaml`
+(the encoder frozen for the first 4 of the 12 epochs) runs with
+`--configs`. All are scored on the zoo's held-out scenes (3,200, composed
+from the Fashion-MNIST test images).
+
+`multitask` (benchmarks/recipes/multitask/): a U-Net (`single_task.yaml`)
+against the multi-task U-Net with an image-level "which garments" output
+on the same encoder (`multitask.yaml`), both 300 steps on 640 labelled
+scenes, scored on their masks.
+
+`transfer` (benchmarks/recipes/transfer/): a U-Net trained on the 11
+BBBC007 nuclei images from scratch (`scratch.yaml`) against the same with
+its encoder started from the zoo's `unet.fashion_scenes`
+(`fashion.yaml`), both 200 steps, scored on the 3 held-out nuclei images.
 
 `dann` (benchmarks/recipes/dann/): a small U-Net trained on labelled
 scenes on a black canvas (the source domain) alone (`source_only.yaml`)
@@ -29,8 +44,9 @@ cross-entropy alone (`cross_entropy.yaml`) against cross-entropy plus the
 adversarial term of Luc et al. (2016) (`adversarial.yaml`).
 
 Each config runs once per seed (the seed sets the initialization, data
-order and augmentation); the table gives every run and the mean. Run
-folders are kept under `--runs`; a finished one is reused.
+order and augmentation) and labelled share where the recipe has several;
+the table gives every run and the mean ± standard deviation over seeds.
+Run folders are kept under `--runs`; a finished one is reused.
 """
 
 import argparse
@@ -40,6 +56,7 @@ import pathlib
 import sys
 import time
 
+import numpy as np
 from _report import report
 
 ROOT = pathlib.Path(__file__).resolve().parent
@@ -74,10 +91,24 @@ def _write_target_images(folder):
 # config overrides of the validation split) and what to prepare first.
 RECIPES = {
     "autoencoder_pretraining": {
-        "configs": ("scratch", "pretrained", "pretrained_frozen"),
+        "configs": ("scratch", "pretrained"),
+        "more_configs": ("pretrained_frozen",),
+        # Labelled share of the 3,200-scene pool → overrides.
+        "variants": {
+            f"{share} %": [f"data.options={{num_scenes: {n}, scene_seed: 0}}"]
+            for share, n in ((5, 160), (20, 640), (100, 3200))
+        },
         # Scored on the zoo's fashion held-out split, whatever the configs
         # trained on.
         "held_out": {"black": ["data.options={num_scenes: 3200}"]},
+    },
+    "multitask": {
+        "configs": ("single_task", "multitask"),
+        "held_out": {"black": ["data.options={num_scenes: 3200}"]},
+    },
+    "transfer": {
+        "configs": ("scratch", "fashion"),
+        "held_out": {"nuclei": []},
     },
     "dann": {
         "configs": ("source_only", "dann"),
@@ -98,7 +129,28 @@ RECIPES = {
 }
 
 
-def run_recipe(name, seeds, runs_dir):
+def boundary_f1(model, dataset, num_classes, tolerance=2.0):
+    """The boundary F-score of the model's class masks on `dataset`, the
+    mean over the foreground classes (`kerasseg.boundary_metrics`)."""
+    from kerasseg import boundary_metrics
+    from kerasseg import outputs
+
+    output = outputs.segmentation_output(model)
+    scores = boundary_metrics.BoundaryScores(
+        max(num_classes, 2), tolerance=tolerance, ignore_index=255
+    )
+    for images, targets in dataset:
+        values = model.predict_on_batch(images)
+        if output.key is not None:
+            values = values[output.key]
+        ids = outputs.class_ids(output, outputs.probabilities(output, values))
+        truth = targets["mask"] if isinstance(targets, dict) else targets
+        for true, found in zip(np.asarray(truth), np.asarray(ids)):
+            scores.update(true, found)
+    return scores.result()["boundary_f1"]
+
+
+def run_recipe(name, seeds, runs_dir, configs=None):
     import keras
 
     from kerasseg.training import builders
@@ -109,32 +161,50 @@ def run_recipe(name, seeds, runs_dir):
     if "prepare" in recipe:
         recipe["prepare"]()
     rows = []
-    for config_name in recipe["configs"]:
+    variants = recipe.get("variants", {"": []})
+    for config_name in configs or recipe["configs"]:
         path = ROOT / "recipes" / name / f"{config_name}.yaml"
-        for seed in seeds:
-            out = pathlib.Path(runs_dir) / name / f"{config_name}-seed{seed}"
-            overrides = [f"train.seed={seed}", "train.verbose=0"]
-            start = time.perf_counter()
-            if not (out / "model.keras").exists():
-                run.train(str(path), out, overrides=overrides)
-            seconds = time.perf_counter() - start
-            model = keras.saving.load_model(out / "model.keras")
-            row = {"config": config_name, "seed": seed, "held_out": {}}
-            for held_name, held_overrides in recipe["held_out"].items():
-                held = config_module.load(
-                    str(path), [*overrides, *held_overrides]
-                )
-                result = builders.evaluate(
-                    held, model, builders.dataset(held, "val")
-                )
-                row["held_out"][held_name] = {
-                    "mean_iou": result["mean"]["iou"],
-                    "mean_dice": result["mean"]["dice"],
-                    "pixel_accuracy": result["pixel_accuracy"],
+        for variant, variant_overrides in variants.items():
+            slug = variant.replace(" %", "pct")
+            for seed in seeds:
+                folder = "-".join(filter(None, (config_name, slug)))
+                out = pathlib.Path(runs_dir) / name / f"{folder}-seed{seed}"
+                overrides = [
+                    *variant_overrides,
+                    f"train.seed={seed}",
+                    "train.verbose=0",
+                ]
+                start = time.perf_counter()
+                if not (out / "model.keras").exists():
+                    run.train(str(path), out, overrides=overrides)
+                seconds = time.perf_counter() - start
+                model = keras.saving.load_model(out / "model.keras")
+                row = {
+                    "config": config_name,
+                    "labels": variant,
+                    "seed": seed,
+                    "held_out": {},
                 }
-            row["training_seconds"] = round(seconds, 1)
-            rows.append(row)
-            print(json.dumps(rows[-1]), flush=True)
+                for held_name, held_overrides in recipe["held_out"].items():
+                    held = config_module.load(
+                        str(path), [*overrides, *held_overrides]
+                    )
+                    result = builders.evaluate(
+                        held, model, builders.dataset(held, "val")
+                    )
+                    row["held_out"][held_name] = {
+                        "mean_iou": result["mean"]["iou"],
+                        "mean_dice": result["mean"]["dice"],
+                        "pixel_accuracy": result["pixel_accuracy"],
+                        "boundary_f1": boundary_f1(
+                            model,
+                            builders.dataset(held, "val"),
+                            held["model"]["num_classes"],
+                        ),
+                    }
+                row["training_seconds"] = round(seconds, 1)
+                rows.append(row)
+                print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -147,32 +217,47 @@ def _spread(values):
 
 
 def table(rows):
-    """Markdown: every run's held-out mean IoU per held-out set, then each
-    config's mean ± standard deviation over seeds."""
+    """Markdown: every run's held-out mean IoU per held-out set and the
+    first set's boundary F-score, then each config's mean ± standard
+    deviation over seeds."""
     sets = list(rows[0]["held_out"])
+    labels = any(r["labels"] for r in rows)
+    lead = "| config | labels | seed |" if labels else "| config | seed |"
     lines = [
-        "| config | seed | "
+        lead
+        + " "
         + " | ".join(f"mean IoU, {s}" for s in sets)
-        + " | training s |",
-        "|---|---|" + "---|" * len(sets) + "---|",
+        + f" | boundary F1, {sets[0]} | training s |",
+        "|---|" + "---|" * (labels + 1) + "---|" * len(sets) + "---|---|",
     ]
+
+    def cells(row):
+        return [row["config"], *([row["labels"]] if labels else [])]
+
     for row in rows:
-        scores = " | ".join(
-            f"{row['held_out'][s]['mean_iou']:.4f}" for s in sets
-        )
+        scores = [f"{row['held_out'][s]['mean_iou']:.4f}" for s in sets]
+        scores.append(f"{row['held_out'][sets[0]]['boundary_f1']:.4f}")
         lines.append(
-            f"| {row['config']} | {row['seed']} | {scores} | "
-            f"{row['training_seconds']:.0f} |"
+            "| "
+            + " | ".join([*cells(row), str(row["seed"]), *scores])
+            + f" | {row['training_seconds']:.0f} |"
         )
-    for config in dict.fromkeys(r["config"] for r in rows):
-        mine = [r for r in rows if r["config"] == config]
-        scores = " | ".join(
+    groups = dict.fromkeys((r["config"], r["labels"]) for r in rows)
+    for key in groups:
+        config, share = key
+        mine = [r for r in rows if (r["config"], r["labels"]) == key]
+        scores = [
             _spread([r["held_out"][s]["mean_iou"] for r in mine]) for s in sets
+        ]
+        scores.append(
+            _spread([r["held_out"][sets[0]]["boundary_f1"] for r in mine])
         )
         seconds = sum(r["training_seconds"] for r in mine) / len(mine)
+        lead = [f"**{config}**", *([share] if labels else [])]
         lines.append(
-            f"| **{config}** | mean ± sd ({len(mine)}) | {scores} | "
-            f"{seconds:.0f} |"
+            "| "
+            + " | ".join([*lead, f"mean ± sd ({len(mine)})", *scores])
+            + f" | {seconds:.0f} |"
         )
     return "\n".join(lines)
 
@@ -182,9 +267,23 @@ def main(argv=None):
     parser.add_argument("recipe", choices=sorted(RECIPES))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--runs", default="runs/recipes")
+    parser.add_argument(
+        "--configs",
+        nargs="+",
+        help="the recipe's configs to run (default its main ones; "
+        "autoencoder_pretraining also has pretrained_frozen)",
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    rows = run_recipe(args.recipe, args.seeds, args.runs)
+    recipe = RECIPES[args.recipe]
+    known = (*recipe["configs"], *recipe.get("more_configs", ()))
+    for config in args.configs or ():
+        if config not in known:
+            parser.error(
+                f"--configs: {args.recipe!r} has no config {config!r}; "
+                f"it has {', '.join(known)}"
+            )
+    rows = run_recipe(args.recipe, args.seeds, args.runs, args.configs)
     report(args.recipe, table(rows), rows, args.json)
     return 0
 

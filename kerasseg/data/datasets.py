@@ -240,6 +240,7 @@ def fashion_scenes(
     seed=0,
     source=None,
     background="black",
+    scene_seed=None,
     **kwargs,
 ):
     """Multi-class scenes composed from Fashion-MNIST: 11 classes.
@@ -264,6 +265,14 @@ def fashion_scenes(
         source: folder of the Fashion-MNIST idx `.gz` files; by default the
             Debian package's, else a download through keras.datasets.
         background: "black" or "textures".
+        scene_seed: the seed of the composition when it must not follow
+            `seed`. By default `seed` composes the scenes, so a training run
+            (which passes each epoch its own seed) sees fresh scenes every
+            epoch; with `scene_seed` every call composes the same
+            `num_scenes` scenes (a fixed labelled set: the first `n` scenes
+            of a larger `num_scenes` are the same `n`) and `seed` only
+            shuffles them. `scene_seed=0` composes the test split's default
+            scenes.
         **kwargs: pipeline arguments (`batch_size`, `augment`,
             `image_size`, `shuffle`, `ignore_index`, …; `num_classes` is
             11).
@@ -275,6 +284,9 @@ def fashion_scenes(
     check.one_of("split", split, ("train", "test"))
     num_scenes = check.positive_int("num_scenes", num_scenes)
     kwargs.setdefault("num_classes", len(FASHION_CLASSES))
+    if scene_seed is not None:
+        kwargs["seed"] = seed  # shuffles the fixed scenes
+        seed = check.positive_int("scene_seed", scene_seed, minimum=0)
     opts = options(**kwargs)
     check.one_of("background", background, BACKGROUNDS)
     images, labels = load_fashion_mnist(split, source)

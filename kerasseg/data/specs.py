@@ -98,7 +98,13 @@ DATASETS = {
         channels=1,
         class_names=FASHION_CLASSES,
         splits=("train", "test"),
-        options=("num_scenes", "scene_size", "items", "background"),
+        options=(
+            "num_scenes",
+            "scene_size",
+            "items",
+            "background",
+            "scene_seed",
+        ),
         one_size=True,
         description="scenes of 2–4 Fashion-MNIST garments on a black "
         "canvas (the M2NIST recipe); train scenes from Fashion-MNIST's "

@@ -250,6 +250,43 @@ def test_fashion_scenes_are_deterministic(fashion_source):
     assert not np.array_equal(scenes(1), scenes(2))
 
 
+def test_fashion_scene_seed_fixes_the_scenes_and_seed_shuffles_them(
+    fashion_source,
+):
+    def scenes(seed, num_scenes=6, shuffle=True):
+        images, masks = _all(
+            kerasseg.data.fashion_scenes(
+                num_scenes=num_scenes,
+                seed=seed,
+                scene_seed=3,
+                source=fashion_source,
+                shuffle=shuffle,
+                batch_size=1,
+            )
+        )
+        return images, masks
+
+    fixed = scenes(0, shuffle=False)
+    # The scenes of seed 3 without scene_seed are the fixed set.
+    plain = _all(
+        kerasseg.data.fashion_scenes(
+            num_scenes=6, seed=3, source=fashion_source, shuffle=False
+        )
+    )
+    np.testing.assert_array_equal(fixed[1], plain[1])
+    # Two epochs' seeds give the same set of scenes in another order.
+    one, two = scenes(1)[1], scenes(2)[1]
+    key = lambda masks: sorted(m.tobytes() for m in masks)  # noqa: E731
+    assert key(one) == key(two) == key(fixed[1])
+    assert not np.array_equal(one, two)
+    # The first n of a larger set are the same n scenes.
+    np.testing.assert_array_equal(scenes(0, 9, shuffle=False)[1][:6], fixed[1])
+    with pytest.raises(ValueError, match="scene_seed"):
+        kerasseg.data.fashion_scenes(
+            num_scenes=2, scene_seed=-1, source=fashion_source
+        )
+
+
 @pytest.mark.skipif(
     not os.path.isdir(kerasseg.data.datasets.FASHION_DIR),
     reason="Debian package dataset-fashion-mnist not installed",
