@@ -19,17 +19,63 @@ Pretrained weights by name: `kerasseg.load("unet.nuclei_bbbc007")`
 import os as _os
 import sys as _sys
 
+from kerasseg._version import __version__ as __version__
 
-def _quiet_command():
+# Modules imported with the package (registering its models, encoders and
+# Keras classes, so a `.keras` file of kerasseg layers loads after `import
+# kerasseg`), and the functions re-exported from them.
+_MODULES = (
+    "decoders",
+    "encoders",
+    "heads",
+    "inference",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "outputs",
+    "training",
+    "zoo",
+)
+_FUNCTIONS = {
+    "build": "registry",
+    "list_models": "registry",
+    "copy_encoder_weights": "training",
+    "freeze_encoder": "training",
+    "unfreeze_encoder": "training",
+    "list_pretrained": "zoo",
+    "load": "zoo",
+}
+# Imported on first use only: TensorFlow-only (data, export) or the
+# NumPy/SciPy tools run on predicted masks.
+_LAZY = (
+    "boundary_metrics",
+    "data",
+    "export",
+    "instance_metrics",
+    "postprocess",
+)
+
+__all__ = sorted(
+    ("__version__", *_MODULES, *_FUNCTIONS, *_LAZY),
+    key=lambda name: name.strip("_"),
+)
+
+
+def _is_command():
+    return _os.path.basename(_sys.argv[0] if _sys.argv else "") == "kerasseg"
+
+
+def _quiet_tensorflow(verbose=False):
     """In the `kerasseg` command, TensorFlow's C++ log lines (CUDA probing,
     CPU feature notes, XLA compile notes) are hidden unless asked for:
     `kerasseg --verbose …`, or the user's own TF_CPP_MIN_LOG_LEVEL. Those
     printed while TensorFlow loads bypass that setting, so the import
-    runs with the process's stderr pointed at /dev/null. Importing
-    kerasseg anywhere else changes nothing."""
-    if _os.path.basename(_sys.argv[0] if _sys.argv else "") != "kerasseg":
+    runs with the process's stderr pointed at /dev/null."""
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in _os.environ:
         return
-    if "--verbose" in _sys.argv[1:] or "TF_CPP_MIN_LOG_LEVEL" in _os.environ:
+    if "tensorflow" in _sys.modules:
         return
     _os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # errors only
     _sys.stderr.flush()
@@ -47,65 +93,21 @@ def _quiet_command():
         _os.close(devnull)
 
 
-_quiet_command()
+def _load():
+    """Imports the package's modules and re-exported functions (once).
 
-from kerasseg import decoders  # noqa: E402
-from kerasseg import encoders  # noqa: E402
-from kerasseg import heads  # noqa: E402
-from kerasseg import inference  # noqa: E402
-from kerasseg import initializers  # noqa: E402
-from kerasseg import layers  # noqa: E402
-from kerasseg import losses  # noqa: E402
-from kerasseg import metrics  # noqa: E402
-from kerasseg import models  # noqa: E402
-from kerasseg import outputs  # noqa: E402
-from kerasseg import training  # noqa: E402
-from kerasseg import zoo  # noqa: E402
-from kerasseg._version import __version__  # noqa: E402
-from kerasseg.registry import build  # noqa: E402
-from kerasseg.registry import list_models  # noqa: E402
-from kerasseg.training import copy_encoder_weights  # noqa: E402
-from kerasseg.training import freeze_encoder  # noqa: E402
-from kerasseg.training import unfreeze_encoder  # noqa: E402
-from kerasseg.zoo import list_pretrained  # noqa: E402
-from kerasseg.zoo import load  # noqa: E402
+    Run when kerasseg is imported, except in the `kerasseg` command, which
+    runs it once its arguments are parsed (so `kerasseg --help` answers
+    without loading Keras and TensorFlow), with TensorFlow's log lines
+    hidden as `_quiet_tensorflow` says."""
+    import importlib
 
-__all__ = [
-    "__version__",
-    "boundary_metrics",
-    "build",
-    "copy_encoder_weights",
-    "data",
-    "decoders",
-    "encoders",
-    "export",
-    "freeze_encoder",
-    "heads",
-    "inference",
-    "initializers",
-    "instance_metrics",
-    "layers",
-    "list_models",
-    "list_pretrained",
-    "load",
-    "losses",
-    "metrics",
-    "models",
-    "outputs",
-    "postprocess",
-    "training",
-    "unfreeze_encoder",
-    "zoo",
-]
-
-
-_LAZY = (
-    "boundary_metrics",
-    "data",
-    "export",
-    "instance_metrics",
-    "postprocess",
-)
+    namespace = globals()
+    for name in _MODULES:
+        namespace[name] = importlib.import_module(f"kerasseg.{name}")
+    importlib.import_module("kerasseg.training.recipes")
+    for name, module in _FUNCTIONS.items():
+        namespace[name] = getattr(namespace[module], name)
 
 
 def __getattr__(name):
@@ -113,4 +115,15 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f"kerasseg.{name}")
+    if name in _MODULES or name in _FUNCTIONS:
+        _load()
+        return globals()[name]
     raise AttributeError(f"module 'kerasseg' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__
+
+
+if not _is_command():
+    _load()

@@ -420,6 +420,12 @@ def _list_models(pattern):
 def main(argv=None):
     """Runs the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    # Parsed: now load Keras, TensorFlow and the package (the `kerasseg`
+    # command's import of kerasseg left it for here, see kerasseg._load).
+    import kerasseg
+
+    kerasseg._quiet_tensorflow(args.verbose or not kerasseg._is_command())
+    kerasseg._load()
     if args.command == "models":
         return _list_models(args.pattern)
     commands = {

@@ -32,6 +32,54 @@ def test_help(capsys):
     assert "models" in out and "export" in out
 
 
+def test_the_command_answers_help_without_loading_keras():
+    # `kerasseg --help` (and a bad argument) exit before Keras and
+    # TensorFlow load; a parsed command loads the whole package first.
+    probe = """
+import sys
+sys.argv = ["kerasseg"]
+from kerasseg import cli
+for argv in (["--help"], ["train", "--help"], ["nonsense"]):
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+print("loaded:", sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
+import kerasseg
+print("build:", callable(kerasseg.build), kerasseg.build.__module__)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "loaded: []" in result.stdout, result.stdout + result.stderr
+    # Outside the command nothing changes: attribute access loads it all.
+    assert "build: True kerasseg.registry" in result.stdout, result.stderr
+
+
+def test_importing_kerasseg_registers_its_keras_classes():
+    # A .keras file of kerasseg layers loads after a bare `import
+    # kerasseg`, without custom_objects: the package's modules are
+    # imported with it (kerasseg._load), not on first attribute use.
+    probe = """
+import sys
+import kerasseg
+import keras
+print(keras.saving.get_registered_object("kerasseg>GradientReversal"))
+print("kerasseg.models" in sys.modules, "kerasseg.training.recipes" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "GradientReversal" in result.stdout, result.stdout + result.stderr
+    assert "True True" in result.stdout, result.stdout
+
+
 def test_models_lists_registered_configurations(capsys):
     assert cli.main(["models", "unet*"]) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]

@@ -11,8 +11,6 @@ weights and its optimizer state are left untouched.
 import statistics
 import time
 
-import keras
-
 # The one set of XLA settings a user can give (`train.jit_compile`,
 # `kerasseg train/predict --jit-compile`); "auto" measures.
 SETTINGS = ("auto", "on", "off")
@@ -26,6 +24,12 @@ def jit_compile_of(setting):
             f"jit_compile must be one of {list(SETTINGS)}; got {setting!r}."
         )
     return {"on": True, "off": False}.get(setting, "auto")
+
+
+def _adam():
+    import keras  # here: the `kerasseg` command reads SETTINGS without it
+
+    return keras.optimizers.Adam()
 
 
 def _copy(model):
@@ -63,9 +67,7 @@ def seconds_per_step(
             copy.predict_on_batch(x)
 
     else:
-        optimizer = (
-            _optimizer_copy(optimizer) if optimizer else keras.optimizers.Adam()
-        )
+        optimizer = _optimizer_copy(optimizer) if optimizer else _adam()
         copy.compile(optimizer=optimizer, loss=loss, jit_compile=jit_compile)
 
         def step():
