@@ -7,7 +7,7 @@ command is a thin layer over a documented Python function:
 `kerasseg.training.run.train`, `kerasseg.training.evaluation.evaluate`,
 `kerasseg.training.predict.predict_files`, `kerasseg.export.export`.
 Exit status: 0 done, 2 bad input (the message names it), 3 training
-diverged.
+diverged, 4 a command that needs TensorFlow run without it.
 """
 
 import argparse
@@ -436,10 +436,17 @@ def main(argv=None):
         "zoo": zoo_cli.run,  # ZooError is a ValueError: exit 2 below
     }
     if args.command in commands:
-        from kerasseg.training.run import TrainingDiverged
+        from kerasseg._tensorflow import MissingTensorFlow
 
         try:
+            from kerasseg.training.run import TrainingDiverged
+        except ImportError:  # only train and export need it importable
+            TrainingDiverged = ()
+        try:
             return commands[args.command](args)
+        except MissingTensorFlow as error:
+            print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
+            return 4
         except TrainingDiverged as error:
             print(f"kerasseg {args.command}: {error}", file=sys.stderr)
             return 3

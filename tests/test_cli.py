@@ -68,7 +68,8 @@ import sys
 import kerasseg
 import keras
 print(keras.saving.get_registered_object("kerasseg>GradientReversal"))
-print("kerasseg.models" in sys.modules, "kerasseg.training.recipes" in sys.modules)
+loaded = ("kerasseg.models", "kerasseg.training.recipes")
+print(*(name in sys.modules for name in loaded))
 """
     result = subprocess.run(
         [sys.executable, "-c", probe],

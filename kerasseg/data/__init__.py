@@ -1,22 +1,59 @@
 """Data: `tf.data` pipelines of `(image, mask)` batches, joint augmentation,
 and built-in datasets. TensorFlow-specific by design (models stay
-backend-neutral).
+backend-neutral); only the dataset table (`specs`) loads without it.
 """
 
-from kerasseg.data.augment import Augment
-from kerasseg.data.datasets import FASHION_CLASSES
-from kerasseg.data.datasets import fashion_scenes
-from kerasseg.data.datasets import nuclei
-from kerasseg.data.files import DataError
-from kerasseg.data.files import pair_files
-from kerasseg.data.folders import class_counts
-from kerasseg.data.folders import class_weights
-from kerasseg.data.folders import from_folders
-from kerasseg.data.folders import from_images
-from kerasseg.data.folders import from_pairs
-from kerasseg.data.tfds import from_tfds
-from kerasseg.data.tfrecords import from_tfrecords
-from kerasseg.data.tfrecords import write_tfrecords
+# Name → the submodule that defines it. Imported on first use, so the
+# dataset table (`kerasseg.data.specs`, read by the zoo and the config
+# checks) loads without TensorFlow; the pipelines check for it first.
+_NAMES = {
+    "Augment": "augment",
+    "FASHION_CLASSES": "specs",
+    "fashion_scenes": "datasets",
+    "nuclei": "datasets",
+    "DataError": "files",
+    "pair_files": "files",
+    "class_counts": "folders",
+    "class_weights": "folders",
+    "from_folders": "folders",
+    "from_images": "folders",
+    "from_pairs": "folders",
+    "from_tfds": "tfds",
+    "from_tfrecords": "tfrecords",
+    "write_tfrecords": "tfrecords",
+}
+_SUBMODULES = (
+    "augment",
+    "datasets",
+    "files",
+    "folders",
+    "pipeline",
+    "specs",
+    "tfds",
+    "tfrecords",
+)
+_LIGHT = ("specs",)  # the submodules that need no TensorFlow
+
+
+def __getattr__(name):
+    import importlib
+
+    module = _NAMES.get(name, name)
+    if module not in _SUBMODULES:
+        raise AttributeError(
+            f"module 'kerasseg.data' has no attribute {name!r}"
+        )
+    if module not in _LIGHT:
+        from kerasseg import _tensorflow
+
+        _tensorflow.require(f"kerasseg.data.{name}")
+    loaded = importlib.import_module(f"kerasseg.data.{module}")
+    return loaded if module == name else getattr(loaded, name)
+
+
+def __dir__():
+    return __all__
+
 
 __all__ = [
     "Augment",

@@ -17,12 +17,16 @@ themselves use `keras.ops`.
 
 import os
 
-from kerasseg.export.convert import QUANTIZATIONS
-from kerasseg.export.convert import onnx
-from kerasseg.export.convert import tflite
-from kerasseg.export.saved_model import saved_model
-from kerasseg.export.signatures import SIGNATURES
-from kerasseg.outputs import describe
+from kerasseg import _tensorflow
+
+_tensorflow.require("kerasseg.export")
+
+from kerasseg.export.convert import QUANTIZATIONS  # noqa: E402
+from kerasseg.export.convert import onnx  # noqa: E402
+from kerasseg.export.convert import tflite  # noqa: E402
+from kerasseg.export.saved_model import saved_model  # noqa: E402
+from kerasseg.export.signatures import SIGNATURES  # noqa: E402
+from kerasseg.outputs import describe  # noqa: E402
 
 FORMATS = ("saved_model", "tflite", "onnx")
 

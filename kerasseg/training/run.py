@@ -199,7 +199,9 @@ def train(
         config = config_module.load(config, overrides)
     run_dir = os.fspath(run_dir)
     cfg = config["train"]
-    import tensorflow as tf
+    from kerasseg import _tensorflow
+
+    tf = _tensorflow.require("Training (kerasseg train, run.train)")
 
     strategy = strategy_for(cfg["strategy"])
     run_folder.prepare(config, run_dir)
