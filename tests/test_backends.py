@@ -1,11 +1,13 @@
-"""The models, losses and metrics on the JAX backend, in a fresh process
-(Keras picks its backend once per process).
+"""The models, losses and metrics on the JAX and PyTorch backends, each in
+a fresh process (Keras picks its backend once per process).
 
 Every registered tiny model is built, compiled with kerasseg's losses and
-metrics, trained with `jit_compile=True` and evaluated under JAX; a
-`.keras` file saved here under TensorFlow loads under JAX with equal
-outputs, and one saved under JAX loads here with equal outputs. Every
-loss and metric gives under JAX the value it gives here.
+metrics, trained with `jit_compile=True` (XLA under JAX, torch.compile
+under PyTorch) and evaluated there; a `.keras` file saved here under
+TensorFlow loads there with equal outputs, and one saved there loads here
+with equal outputs. Every loss and metric gives there the value it gives
+here. The PyTorch checks skip where torch is not installed (the README's
+install line for it: `pip install torch==2.13.0`).
 """
 
 import json
@@ -24,14 +26,16 @@ from tests.models import harness
 
 TINY = kerasseg.list_models("*_tiny")
 TOLERANCE = 1e-5
-# The second tier (about 3 min: every tiny model traced under JAX's XLA),
-# all on one worker so that the JAX process runs once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("jax")]
+BACKENDS = ("jax", "torch")
+# The second tier (about 3 min per backend: every tiny model compiled
+# there), all on one worker so that each backend's process runs once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("backends")]
 
-_JAX_SCRIPT = r"""
+_SCRIPT = r"""
 import json, sys
 import keras, numpy as np
-assert keras.backend.backend() == "jax", keras.backend.backend()
+backend = sys.argv[3]
+assert keras.backend.backend() == backend, keras.backend.backend()
 import kerasseg
 from tests.models import harness
 
@@ -43,7 +47,7 @@ for name in names:
     tf_model = keras.saving.load_model(
         f"{folder}/{name}.tf.keras", safe_mode=True
     )
-    np.savez(f"{folder}/{name}.tf_in_jax.npz",
+    np.savez(f"{folder}/{name}.tf_in_{backend}.npz",
              **harness.as_dict(tf_model(x, training=False)))
     # Built, compiled with kerasseg's losses and metrics, trained under XLA.
     keras.utils.set_random_seed(0)
@@ -58,8 +62,8 @@ for name in names:
                         verbose=0)
     scores = model.evaluate(bx, harness.targets(model, by), verbose=0,
                             return_dict=True)
-    model.save(f"{folder}/{name}.jax.keras")
-    np.savez(f"{folder}/{name}.jax.npz",
+    model.save(f"{folder}/{name}.{backend}.keras")
+    np.savez(f"{folder}/{name}.{backend}.npz",
              **harness.as_dict(model(x, training=False)))
     report[name] = {"loss": history.history["loss"], "scores": scores}
 
@@ -68,15 +72,15 @@ from tests.test_backends import loss_and_metric_values
 data = np.load(f"{folder}/values.npz")
 values = loss_and_metric_values(data["y"], data["logits"])
 report["values"] = values
-with open(f"{folder}/report.json", "w") as f:
+with open(f"{folder}/report.{backend}.json", "w") as f:
     json.dump(report, f)
 """
 
 
 def loss_and_metric_values(y, logits):
     """Every registered loss and metric on `(y, logits)`, and each
-    metric's confusion sum after `reset_state` (the JAX script runs this
-    too)."""
+    metric's confusion sum after `reset_state` (each backend's script
+    runs this too)."""
     values = {}
     for key, cls in losses_module.LOSSES.items():
         values["loss:" + key] = float(cls(num_classes=3)(y, logits))
@@ -92,7 +96,9 @@ def loss_and_metric_values(y, logits):
 
 
 @pytest.fixture(scope="module")
-def jax_run(tmp_path_factory):
+def saved_here(tmp_path_factory):
+    """Each tiny model saved under TensorFlow with its outputs, and the
+    fixed inputs of the loss and metric values."""
     folder = tmp_path_factory.mktemp("backends")
     x, _ = harness.batch(TINY[0], shape=(2, 32, 40, 3), seed=1)
     np.save(folder / "x.npy", x)
@@ -106,9 +112,18 @@ def jax_run(tmp_path_factory):
     y = rng.integers(0, 3, (2, 16, 16)).astype("int32")
     logits = rng.normal(size=(2, 16, 16, 3)).astype("float32")
     np.savez(folder / "values.npz", y=y, logits=logits)
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    return folder, x, expected, loss_and_metric_values(y, logits)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_run(request, saved_here):
+    backend = request.param
+    pytest.importorskip(backend)
+    folder, x, expected, values = saved_here
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    args = [str(folder), json.dumps(TINY), backend]
     result = subprocess.run(
-        [sys.executable, "-c", _JAX_SCRIPT, str(folder), json.dumps(TINY)],
+        [sys.executable, "-c", _SCRIPT, *args],
         capture_output=True,
         text=True,
         timeout=540,
@@ -116,15 +131,15 @@ def jax_run(tmp_path_factory):
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads((folder / "report.json").read_text())
-    return folder, x, expected, report, loss_and_metric_values(y, logits)
+    report = json.loads((folder / f"report.{backend}.json").read_text())
+    return backend, folder, x, expected, report, values
 
 
 @pytest.mark.parametrize("name", TINY)
-def test_trains_under_jax_with_xla_and_kerasseg_losses_and_metrics(
-    name, jax_run
+def test_trains_with_compilation_and_kerasseg_losses_and_metrics(
+    name, backend_run
 ):
-    _, _, _, report, _ = jax_run
+    _, _, _, _, report, _ = backend_run
     losses = report[name]["loss"]
     assert all(np.isfinite(losses)), losses
     assert all(np.isfinite(v) for v in report[name]["scores"].values())
@@ -133,28 +148,30 @@ def test_trains_under_jax_with_xla_and_kerasseg_losses_and_metrics(
 
 
 @pytest.mark.parametrize("name", TINY)
-def test_keras_files_cross_between_tensorflow_and_jax(name, jax_run):
-    folder, x, expected, _, _ = jax_run
-    # TensorFlow → JAX.
-    loaded_in_jax = dict(np.load(folder / f"{name}.tf_in_jax.npz"))
-    assert sorted(loaded_in_jax) == sorted(expected[name])
+def test_keras_files_cross_between_tensorflow_and_the_backend(
+    name, backend_run
+):
+    backend, folder, x, expected, _, _ = backend_run
+    # TensorFlow → the backend.
+    loaded_there = dict(np.load(folder / f"{name}.tf_in_{backend}.npz"))
+    assert sorted(loaded_there) == sorted(expected[name])
     for key, value in expected[name].items():
         np.testing.assert_allclose(
-            loaded_in_jax[key], value, atol=TOLERANCE, rtol=TOLERANCE
+            loaded_there[key], value, atol=TOLERANCE, rtol=TOLERANCE
         )
-    # JAX → TensorFlow.
+    # The backend → TensorFlow.
     model = keras.saving.load_model(
-        folder / f"{name}.jax.keras", safe_mode=True
+        folder / f"{name}.{backend}.keras", safe_mode=True
     )
     here = harness.as_dict(model(x, training=False))
-    for key, value in dict(np.load(folder / f"{name}.jax.npz")).items():
+    for key, value in dict(np.load(folder / f"{name}.{backend}.npz")).items():
         np.testing.assert_allclose(
             here[key], value, atol=TOLERANCE, rtol=TOLERANCE
         )
 
 
-def test_every_loss_and_metric_gives_the_same_value_under_jax(jax_run):
-    *_, report, values = jax_run
+def test_every_loss_and_metric_gives_the_same_value_there(backend_run):
+    *_, report, values = backend_run
     assert sorted(report["values"]) == sorted(values)
     for key, value in values.items():
         assert report["values"][key] == pytest.approx(value, abs=1e-5), key

@@ -35,7 +35,9 @@ def as_dict(outputs):
     """A model's outputs as a dict of numpy arrays."""
     if not isinstance(outputs, dict):
         outputs = {"output": outputs}
-    return {key: np.asarray(value) for key, value in outputs.items()}
+    return {
+        key: keras.ops.convert_to_numpy(value) for key, value in outputs.items()
+    }
 
 
 def as_dict_of_tensors(outputs):
