@@ -1,10 +1,11 @@
 """Test-time augmentation measured: zoo entries scored on their held-out
-data without TTA, with the horizontal flip, with the four flips and with
-the eight D4 transforms (`kerasseg.inference.tta`, inside the graph), with
-the time each evaluation took.
+data without TTA, with the horizontal flip, with the four flips, with
+the eight D4 transforms, and at three scales (0.75, 1, 1.25) alone and
+with the horizontal flip (`kerasseg.inference.tta`, inside the graph),
+with the time each evaluation took.
 
     python benchmarks/tta.py [--entries unet.nuclei_bbbc007 ...]
-        [--scenes 800] [--json out.json]
+        [--settings none d4 ...] [--scenes 800] [--json out.json]
 
 `--scenes` sets how many held-out scenes a fashion_scenes entry is scored
 on (the card uses 3,200; D4 costs eight predictions per image).
@@ -17,18 +18,22 @@ import time
 
 from _report import report
 
-# name → transforms (None: the model alone). "horizontal" keeps garments
-# upright: Fashion-MNIST items never appear upside down.
+# name → (transforms, scales); transforms None: the model alone.
+# "horizontal" keeps garments upright: Fashion-MNIST items never appear
+# upside down.
+SCALES = (0.75, 1.0, 1.25)
 SETTINGS = {
-    "none": None,
-    "horizontal": ["identity", "flip_horizontal"],
-    "flips": "flips",
-    "d4": "d4",
+    "none": (None, (1.0,)),
+    "horizontal": (["identity", "flip_horizontal"], (1.0,)),
+    "flips": ("flips", (1.0,)),
+    "d4": ("d4", (1.0,)),
+    "scales": (["identity"], SCALES),
+    "horizontal+scales": (["identity", "flip_horizontal"], SCALES),
 }
 DEFAULT_ENTRIES = ("unet.nuclei_bbbc007", "unet.fashion_scenes")
 
 
-def measure(name, scenes):
+def measure(name, scenes, settings=tuple(SETTINGS)):
     from kerasseg import inference
     from kerasseg import zoo
     from kerasseg.training import builders
@@ -44,8 +49,13 @@ def measure(name, scenes):
         }
     base = zoo.load(name)
     rows = []
-    for setting, transforms in SETTINGS.items():
-        model = base if transforms is None else inference.tta(base, transforms)
+    for setting in settings:
+        transforms, scales = SETTINGS[setting]
+        model = (
+            base
+            if transforms is None
+            else inference.tta(base, transforms, scales=scales)
+        )
         data = zoo_evaluate.held_out(config)
         start = time.perf_counter()
         result = builders.evaluate(
@@ -84,10 +94,17 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="benchmarks/tta.py")
     parser.add_argument("--entries", nargs="+", default=list(DEFAULT_ENTRIES))
+    parser.add_argument(
+        "--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS)
+    )
     parser.add_argument("--scenes", type=int, default=800)
     parser.add_argument("--json")
     args = parser.parse_args(argv)
-    rows = [row for name in args.entries for row in measure(name, args.scenes)]
+    rows = [
+        row
+        for name in args.entries
+        for row in measure(name, args.scenes, args.settings)
+    ]
     report("Test-time augmentation", table(rows), rows, args.json)
     return 0
 

@@ -216,14 +216,36 @@ def _tta_flag(command):
         "(kerasseg.inference.tta): flips (4 predictions) or d4 (8); "
         "default none",
     )
+    command.add_argument(
+        "--tta-scales",
+        type=float,
+        nargs="+",
+        metavar="SCALE",
+        help="image scales of the test-time augmentation, e.g. 0.75 1 "
+        "1.25 (each scale × each --tta transform is one prediction; "
+        "with --tta none, the scales alone); default 1",
+    )
 
 
-def _with_tta(model, setting):
-    if setting == "none":
+def _tta_of(args):
+    """(transforms, scales) of --tta and --tta-scales; transforms None
+    when neither asks for augmentation. Bad scales fail here, before any
+    model is loaded."""
+    from kerasseg import inference
+
+    scales = inference.scales_of(args.tta_scales or (1.0,))
+    if args.tta == "none":
+        return (None, scales) if scales == (1.0,) else (["identity"], scales)
+    return args.tta, scales
+
+
+def _with_tta(model, args):
+    transforms, scales = _tta_of(args)
+    if transforms is None:
         return model
     from kerasseg import inference
 
-    return inference.tta(model, setting)
+    return inference.tta(model, transforms, scales=scales)
 
 
 RUN_MODEL = "model.keras"
@@ -292,12 +314,14 @@ def _export(args):
         if args.format != "tflite":
             raise ValueError("--quantization only applies to --format tflite.")
         options["quantization"] = args.quantization
+    transforms, scales = _tta_of(args)
     model = load_model(args.model)
-    if args.format == "saved_model" and args.tta != "none":
+    if args.format == "saved_model" and transforms is not None:
         # The plain model stays serving_default; serve_tta is added.
-        options["tta"] = args.tta
+        options["tta"] = transforms
+        options["tta_scales"] = scales
     else:
-        model = _with_tta(model, args.tta)
+        model = _with_tta(model, args)
     path = export.export(model, args.out, format=args.format, **options)
     print(path)
     return 0
@@ -326,7 +350,8 @@ def _evaluate(args):
 
     if args.images and not args.masks:
         raise ValueError("--images needs --masks.")
-    model = _with_tta(load_model(args.model), args.tta)
+    _tta_of(args)  # bad scales fail before the model loads
+    model = _with_tta(load_model(args.model), args)
     config_path = os.path.join(args.model, "config.yaml")
     config = None
     if os.path.isdir(args.model) and os.path.isfile(config_path):
@@ -381,7 +406,8 @@ def _evaluate(args):
 def _predict(args):
     from kerasseg.training import predict
 
-    model = _with_tta(load_model(args.model), args.tta)
+    _tta_of(args)  # bad scales fail before the model loads
+    model = _with_tta(load_model(args.model), args)
     jit = xla.jit_compile_of(args.jit_compile)
     written = predict.predict_files(
         model,

@@ -12,6 +12,8 @@ import keras
 
 from kerasseg import outputs as outputs_module
 from kerasseg.layers.output import HeadOutput
+from kerasseg.layers.resize import ResizeBy
+from kerasseg.layers.resize import ResizeToReference
 from kerasseg.layers.tta import D4
 from kerasseg.layers.tta import D4Transform
 from kerasseg.layers.tta import MergeScores
@@ -51,6 +53,36 @@ def transforms_of(transforms):
     return tuple(names)
 
 
+def scales_of(scales):
+    """`scales` as a tuple of floats: a non-empty list of distinct numbers
+    > 0 (1.0 is the image as it is)."""
+    if isinstance(scales, (int, float)) and not isinstance(scales, bool):
+        scales = (scales,)
+    try:
+        values = list(scales)
+    except TypeError:
+        values = None
+    if not values or any(
+        isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0
+        for v in values
+    ):
+        raise ValueError(
+            "`scales` must be a non-empty list of numbers > 0 (1.0: the "
+            f"image as it is), e.g. (0.75, 1.0, 1.25). Received: {scales!r}"
+        )
+    values = [float(v) for v in values]
+    if len(set(values)) != len(values):
+        raise ValueError(
+            f"`scales` lists a scale twice: {values}; each would count "
+            "twice in the average."
+        )
+    return tuple(values)
+
+
+def _scale_tag(scale):
+    return "" if scale == 1.0 else f"x{scale:g}".replace(".", "p") + "_"
+
+
 def _merge_family(output):
     """How an output's values become probabilities (`MergeScores`'
     activation), and whether they are logits."""
@@ -63,13 +95,16 @@ def _merge_family(output):
     return None, False  # probabilities of an unknown family: plain mean
 
 
-def tta(model, transforms="flips", merge="mean"):
+def tta(model, transforms="flips", scales=(1.0,), merge="mean"):
     """The model with test-time augmentation, as one Functional model.
 
-    Every transform is applied to the input image; the model predicts on
-    each; per-pixel outputs (class scores, reconstructions) are mapped
-    back with the transform's inverse, image-level ones ("labels") taken
-    as they are; the predictions are averaged as probabilities. Each
+    The input image is resized by each scale (bilinear, `ResizeBy`) and
+    every transform applied to it; the model predicts on each; per-pixel
+    outputs (class scores, reconstructions) are mapped back with the
+    transform's inverse and resized back to the image's size (bilinear),
+    image-level ones ("labels") taken as they are; the
+    `len(scales) × len(transforms)` predictions are averaged as
+    probabilities. Each
     output keeps its meaning: a logits output gives the logits of the
     average (softmax or sigmoid of them is the averaged probabilities), a
     probabilities output the averaged probabilities, a reconstruction the
@@ -81,6 +116,10 @@ def tta(model, transforms="flips", merge="mean"):
         transforms: "flips" (identity, horizontal, vertical and both: 4
             predictions), "d4" (the 8 rotations and reflections of the
             square) or a list of `kerasseg.layers.tta.D4` names.
+        scales: the image scales, e.g. `(0.75, 1.0, 1.25)`; the default
+            `(1.0,)` predicts at the image's own size only. Logits are
+            resized back before the average, as MMSegmentation's
+            multi-scale test does.
         merge: "mean" (of probabilities).
 
     Returns:
@@ -89,8 +128,9 @@ def tta(model, transforms="flips", merge="mean"):
 
     Raises:
         ValueError: an unknown transform or merge, a model whose outputs
-            `kerasseg.outputs.describe` cannot read, or transposing
-            transforms for a model whose fixed input is not square.
+            `kerasseg.outputs.describe` cannot read, transposing
+            transforms for a model whose fixed input is not square, or
+            scales other than 1 for a model with a fixed input size.
 
     Example:
 
@@ -101,6 +141,7 @@ def tta(model, transforms="flips", merge="mean"):
     (1, 16, 16, 3)
     """
     names = transforms_of(transforms)
+    scales = scales_of(scales)
     MergeScores(None, merge=merge)  # checks `merge` before building
     described = outputs_module.describe(model)
     height, width = model.inputs[0].shape[1:3]
@@ -112,14 +153,30 @@ def tta(model, transforms="flips", merge="mean"):
             "it; use transforms='flips', or a model built with "
             "input_shape=(None, None, channels)."
         )
+    resized = [v for v in scales if v != 1.0]
+    if resized and (height is not None or width is not None):
+        raise ValueError(
+            f"Model {model.name!r} has a fixed {height}×{width} input, so "
+            f"the scaled images (scales {resized}) cannot go through it; "
+            "use scales=(1.0,), or a model built with "
+            "input_shape=(None, None, channels)."
+        )
     image = keras.Input(
         shape=model.inputs[0].shape[1:],
         dtype=model.inputs[0].dtype,
         name=model.inputs[0].name,
     )
+    scaled = {
+        scale: image
+        if scale == 1.0
+        else ResizeBy(scale, name=f"tta_{_scale_tag(scale)}resize")(image)
+        for scale in scales
+    }
+    views = [(scale, name) for scale in scales for name in names]
     predictions = []
-    for name in names:
-        scores = model(D4Transform(name, name=f"tta_{name}")(image))
+    for scale, name in views:
+        view = D4Transform(name, name=f"tta_{_scale_tag(scale)}{name}")
+        scores = model(view(scaled[scale]))
         predictions.append(
             scores if isinstance(scores, dict) else {None: scores}
         )
@@ -127,10 +184,12 @@ def tta(model, transforms="flips", merge="mean"):
     for output in described:
         family, from_logits = _merge_family(output)
         per_transform = []
-        for name, scores in zip(names, predictions):
+        for (scale, name), scores in zip(views, predictions):
             values = scores[output.key]
             if output.kind != "labels":  # per-pixel: back onto the image
                 values = D4Transform(name, inverse=True)(values)
+                if scale != 1.0:
+                    values = ResizeToReference()([values, image])
             per_transform.append(values)
         suffix = f"_{output.key}" if output.key else ""
         logits = MergeScores(
@@ -150,4 +209,4 @@ def tta(model, transforms="flips", merge="mean"):
     return keras.Model(image, result, name=f"{model.name}_tta")
 
 
-__all__ = ["TRANSFORM_SETS", "transforms_of", "tta"]
+__all__ = ["TRANSFORM_SETS", "scales_of", "transforms_of", "tta"]

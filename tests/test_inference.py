@@ -154,6 +154,106 @@ def test_tta_of_a_multitask_model_merges_each_output_by_its_kind():
     ]
 
 
+def _resize(a, height, width):
+    """tf.image.resize's half-pixel bilinear (no antialiasing): the
+    independent reference of `kerasseg.layers.ResizeBy`."""
+    import tensorflow as tf
+
+    return tf.image.resize(
+        np.asarray(a, "float32"), (height, width), method="bilinear"
+    ).numpy()
+
+
+def _multiscale_loop(model, x, scales, names, prob):
+    """The Python loop over scales and transforms: resize the image (to
+    floor(h·s + 0.5) × floor(w·s + 0.5)), transform, predict, map back,
+    resize the logits to the image, average probabilities."""
+    height, width = x.shape[1:3]
+    total = 0.0
+    for scale in scales:
+        size = (int(height * scale + 0.5), int(width * scale + 0.5))
+        small = _resize(x, *size) if scale != 1 else x
+        for name in names:
+            forward, inverse = NUMPY[name]
+            out = model.predict(np.ascontiguousarray(forward(small)), verbose=0)
+            out = inverse(np.asarray(out, "float64"))
+            if scale != 1:
+                out = _resize(out, height, width).astype("float64")
+            total = total + prob(out)
+    return total / (len(scales) * len(names))
+
+
+@pytest.mark.parametrize(
+    "size, names",
+    [
+        ((12, 17), ["identity", "flip_horizontal"]),
+        pytest.param((20, 14), TRANSFORM_SETS["d4"], marks=pytest.mark.slow),
+    ],
+)
+def test_multiscale_tta_equals_the_python_loop(size, names, tmp_path):
+    model = kerasseg.build("unet_tiny", num_classes=3)
+    scales = (0.75, 1.0, 1.5)
+    augmented = tta(model, names, scales=scales)
+    x = _x(height=size[0], width=size[1])
+    got = _softmax(np.asarray(augmented.predict(x, verbose=0), "float64"))
+    want = _multiscale_loop(model, x, scales, names, _softmax)
+    assert got.shape == (2, *size, 3)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert kerasseg.outputs.describe(augmented) == (
+        kerasseg.outputs.describe(model)
+    )
+    # Saved and reloaded in safe mode, it predicts the same.
+    augmented.save(tmp_path / "multiscale.keras")
+    reloaded = keras.saving.load_model(
+        tmp_path / "multiscale.keras", safe_mode=True
+    )
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0),
+        augmented.predict(x, verbose=0),
+        atol=1e-6,
+    )
+
+
+def test_resize_by_equals_tensorflow_and_keeps_unknown_sizes(tmp_path):
+    x = np.random.default_rng(3).normal(size=(2, 37, 50, 3)).astype("float32")
+    for scale in (0.5, 0.75, 1.25, 2.0, 0.33):
+        layer = kerasseg.layers.ResizeBy(scale)
+        got = np.asarray(layer(x))
+        size = (int(37 * scale + 0.5), int(50 * scale + 0.5))
+        assert got.shape == (2, *size, 3)
+        np.testing.assert_allclose(got, _resize(x, *size), atol=1e-5)
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, kerasseg.layers.ResizeBy(0.5)(inputs))
+    assert model.output.shape == (None, None, None, 3)
+    model.save(tmp_path / "resize.keras")
+    reloaded = keras.saving.load_model(tmp_path / "resize.keras")
+    np.testing.assert_allclose(reloaded(x), model(x), atol=1e-6)
+    for bad in (0, -1.0, "2", True):
+        with pytest.raises(ValueError, match="`scale` must be a number > 0"):
+            kerasseg.layers.ResizeBy(bad)
+
+
+@pytest.mark.parametrize(
+    "scales, message",
+    [
+        ((), "non-empty list"),
+        ((1.0, 0.0), "non-empty list"),
+        (("big",), "non-empty list"),
+        ((1.0, 1.0), "lists a scale twice"),
+    ],
+)
+def test_bad_scales_are_named(scales, message):
+    model = kerasseg.build("unet_tiny", num_classes=2)
+    with pytest.raises(ValueError, match=message):
+        tta(model, "flips", scales=scales)
+
+
+def test_scaling_a_fixed_input_is_refused():
+    model = kerasseg.build("unet_tiny", num_classes=2, input_shape=(16, 16, 3))
+    with pytest.raises(ValueError, match=r"scales \[0.5\]"):
+        tta(model, "flips", scales=(0.5, 1.0))
+
+
 def test_tta_model_saves_and_reloads_in_safe_mode(tmp_path):
     model = kerasseg.build("unet_tiny", num_classes=3)
     augmented = tta(model, ["identity", "transverse"])
@@ -284,3 +384,42 @@ def test_cli_predict_and_export_take_tta(tmp_path, capsys):
     )
     want = _softmax(np.asarray(model.predict(image[None], verbose=0), "f8"))
     np.testing.assert_allclose(plain["probabilities"], want, atol=1e-5)
+    # Scales: a multi-scale serve_tta beside the plain model.
+    capsys.readouterr()
+    scales_argv = ["--tta", "flips", "--tta-scales", "0.75", "1", "1.5"]
+    assert cli.main([*export_argv, *scales_argv]) == 0
+    path = capsys.readouterr().out.strip()
+    answer = tf.saved_model.load(path).signatures["serve_tta"](
+        images=tf.constant(image[None], tf.float32)
+    )
+    want = _multiscale_loop(
+        model,
+        image[None].astype("float32"),
+        (0.75, 1.0, 1.5),
+        TRANSFORM_SETS["flips"],
+        _softmax,
+    )
+    np.testing.assert_allclose(answer["probabilities"], want, atol=1e-5)
+
+
+def test_cli_refuses_bad_tta_scales_before_loading_the_model(tmp_path, capsys):
+    from kerasseg import cli
+
+    missing = str(tmp_path / "absent.keras")  # never read: scales fail first
+    for command in (
+        ["predict", missing, missing, "--out", str(tmp_path / "o")],
+        ["export", missing, "--out", str(tmp_path / "e")],
+    ):
+        assert cli.main([*command, "--tta-scales", "1", "0"]) == 2
+        err = capsys.readouterr().err
+        assert "`scales` must be a non-empty list of numbers > 0" in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "e").exists()
+
+
+def test_scales_without_transforms_are_refused_by_the_export(tmp_path):
+    from kerasseg import export
+
+    model = kerasseg.build("unet_tiny", num_classes=2)
+    with pytest.raises(ValueError, match="tta_scales=.*needs `tta`"):
+        export.saved_model(model, tmp_path / "s", tta_scales=(0.5, 1.0))
+    assert not (tmp_path / "s").exists()

@@ -73,6 +73,7 @@ def saved_model(
     image_size=None,
     warmup_requests=True,
     tta=None,
+    tta_scales=(1.0,),
 ):
     """Exports a model for TF Serving.
 
@@ -86,8 +87,8 @@ def saved_model(
 
     With `tta`, a fourth signature `serve_tta` (float32 `images`, the
     same outputs) answers with the test-time-augmented model
-    `kerasseg.inference.tta(model, tta)` beside the plain one; both share
-    the model's variables.
+    `kerasseg.inference.tta(model, tta, scales=tta_scales)` beside the
+    plain one; both share the model's variables.
 
     Each answers, for a class-score output, `probabilities` (float32) and
     `class_ids` (int32: the argmax; for one sigmoid channel 1 where the
@@ -116,6 +117,8 @@ def saved_model(
         warmup_requests: write `assets.extra/tf_serving_warmup_requests`.
         tta: None, or the transforms of `kerasseg.inference.tta` ("flips",
             "d4" or a list of names) for the `serve_tta` signature.
+        tta_scales: the image scales of `serve_tta` (`inference.tta`'s
+            `scales`); the default predicts at the image's own size.
 
     Returns:
         The path of the written version folder.
@@ -134,7 +137,12 @@ def saved_model(
     if tta is not None:  # a bad transform list fails before any writing
         from kerasseg import inference
 
-        tta_model = inference.tta(model, tta)
+        tta_model = inference.tta(model, tta, scales=tta_scales)
+    elif tuple(tta_scales) != (1.0,):
+        raise ValueError(
+            f"tta_scales={tta_scales!r} needs `tta` (the transforms of the "
+            "serve_tta signature, e.g. tta='flips' or ['identity'])."
+        )
     image_size = _image_size(model, image_size)
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:

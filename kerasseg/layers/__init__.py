@@ -11,6 +11,7 @@ from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
 from kerasseg.layers.resize import BilinearUpsample
+from kerasseg.layers.resize import ResizeBy
 from kerasseg.layers.resize import ResizeToReference
 from kerasseg.layers.transformer import PositionEmbedding2D
 from kerasseg.layers.transformer import TransformerBlock
@@ -31,6 +32,7 @@ __all__ = [
     "PercentileNormalization",
     "PositionEmbedding2D",
     "RandomMasking",
+    "ResizeBy",
     "ResizeToReference",
     "TransformerBlock",
 ]

@@ -11,8 +11,10 @@ same half-pixel bilinear interpolation (no antialiasing, edges clamped, as
 - `BilinearUpsample` by an integer factor, as a weighted sum of each
   pixel and its neighbours per output phase (cost proportional to the
   output);
-- `ResizeToReference` to another tensor's size, with interpolation
-  matrices (fine for the small maps it is used on).
+- `ResizeToReference` to another tensor's size, and `ResizeBy` by a
+  real factor (test-time scales), with interpolation matrices (cost
+  proportional to output × input rows and columns: fine for the maps and
+  images they are used on, heavy above a few thousand pixels a side).
 """
 
 import keras
@@ -150,3 +152,69 @@ class ResizeToReference(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         x, reference = input_shape
         return (x[0], reference[1], reference[2], x[3])
+
+
+def scaled_size(size, scale):
+    """`floor(size × scale + 0.5)`, at least 1: the size `ResizeBy` gives
+    (a Python int for a known size, else a tensor)."""
+    if isinstance(size, int):
+        return max(1, int(size * scale + 0.5))
+    scaled = keras.ops.floor(keras.ops.cast(size, "float32") * scale + 0.5)
+    return keras.ops.maximum(keras.ops.cast(scaled, "int32"), 1)
+
+
+@keras.saving.register_keras_serializable(package="kerasseg")
+class ResizeBy(keras.layers.Layer):
+    """Bilinearly resizes `(batch, h, w, c)` maps by a real factor, to
+    `floor(h·scale + 0.5) × floor(w·scale + 0.5)`, for any (unknown) size.
+
+    Half-pixel bilinear interpolation with clamped edges and no
+    antialiasing, as `tf.image.resize(..., "bilinear")`; the multi-scale
+    inputs of test-time augmentation (`kerasseg.inference.tta(scales=)`).
+    Integer inputs are resized as float32.
+
+    Args:
+        scale: the factor, a number > 0.
+        **kwargs: standard layer arguments.
+
+    Example:
+
+    >>> layer = kerasseg.layers.ResizeBy(0.5)
+    >>> tuple(layer(np.zeros((1, 7, 10, 3))).shape)
+    (1, 4, 5, 3)
+    """
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        if (
+            isinstance(scale, bool)
+            or not isinstance(scale, (int, float))
+            or not scale > 0
+        ):
+            raise ValueError(
+                f"`scale` must be a number > 0. Received: scale={scale!r}"
+            )
+        self.scale = float(scale)
+
+    def call(self, inputs):
+        if self.scale == 1.0:
+            return inputs
+        x = inputs
+        if not keras.backend.is_float_dtype(x.dtype):
+            x = keras.ops.cast(x, "float32")
+        shape = keras.ops.shape(x)
+        height = scaled_size(shape[1], self.scale)
+        width = scaled_size(shape[2], self.scale)
+        return resize_bilinear(x, height, width)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        return (
+            batch,
+            None if height is None else scaled_size(height, self.scale),
+            None if width is None else scaled_size(width, self.scale),
+            channels,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}

@@ -61,6 +61,10 @@ EXAMPLES = {
         lambda: layers.RandomMasking(0.3),
         lambda: _x(2, 6, 6, 1),
     ),
+    "ResizeBy": (
+        lambda: layers.ResizeBy(0.75),
+        lambda: _x(2, 9, 7, 3),
+    ),
     "ResizeToReference": (
         lambda: layers.ResizeToReference(),
         lambda: [_x(2, 4, 4, 3), _x(2, 9, 7, 1)],
