@@ -200,6 +200,25 @@ def _parser():
         choices=("float16", "dynamic_int8"),
         help="tflite weights quantization (default: float32)",
     )
+    export.add_argument(
+        "--tile",
+        type=int,
+        help="add a serve_tiled signature: sliding windows of this many "
+        "pixels inside the graph, for images larger than the tile "
+        "(saved_model)",
+    )
+    export.add_argument(
+        "--tile-overlap",
+        type=float,
+        default=0.25,
+        help="serve_tiled's tile overlap fraction (default 0.25)",
+    )
+    export.add_argument(
+        "--tile-blend",
+        choices=("gaussian", "linear"),
+        default="gaussian",
+        help="serve_tiled's blend of overlapping tiles (default gaussian)",
+    )
     _tta_flag(export)
     return parser
 
@@ -294,6 +313,12 @@ def _export(args):
             image_size=args.image_size,
             warmup_requests=not args.no_warmup,
         )
+        if args.tile is not None:
+            options.update(
+                tile=args.tile,
+                tile_overlap=args.tile_overlap,
+                tile_blend=args.tile_blend,
+            )
     else:
         given = [
             flag
@@ -303,6 +328,7 @@ def _export(args):
                 ("--overwrite", args.overwrite),
                 ("--image-size", args.image_size),
                 ("--no-warmup", args.no_warmup),
+                ("--tile", args.tile),
             ]
             if value
         ]

@@ -14,6 +14,8 @@ from kerasseg import _validation as check
 from kerasseg import outputs as out
 from kerasseg.export import warmup
 from kerasseg.export.signatures import Signatures
+from kerasseg.export.tiled import TILED_SIGNATURE
+from kerasseg.export.tiled import Tiled
 
 # Size of the warmup requests when the export has no fixed `image_size`.
 WARMUP_SIZE = (64, 64)
@@ -74,6 +76,9 @@ def saved_model(
     warmup_requests=True,
     tta=None,
     tta_scales=(1.0,),
+    tile=None,
+    tile_overlap=0.25,
+    tile_blend="gaussian",
 ):
     """Exports a model for TF Serving.
 
@@ -89,6 +94,13 @@ def saved_model(
     same outputs) answers with the test-time-augmented model
     `kerasseg.inference.tta(model, tta, scales=tta_scales)` beside the
     plain one; both share the model's variables.
+
+    With `tile`, a signature `serve_tiled` (float32 `images` of any size)
+    predicts by sliding windows inside the graph (`export.tiled`): tiles
+    of `tile` px overlapping by `tile_overlap`, blended as
+    `kerasseg.training.predict.predict_tiled` blends them, equal to it
+    within 1e-4; it answers the model's per-pixel class-score output's
+    `probabilities` and `class_ids` at the image's size.
 
     Each answers, for a class-score output, `probabilities` (float32) and
     `class_ids` (int32: the argmax; for one sigmoid channel 1 where the
@@ -119,6 +131,9 @@ def saved_model(
             "d4" or a list of names) for the `serve_tta` signature.
         tta_scales: the image scales of `serve_tta` (`inference.tta`'s
             `scales`); the default predicts at the image's own size.
+        tile: None, or the tile side (px, at least 8) of `serve_tiled`.
+        tile_overlap: the fraction of a tile shared with each neighbour.
+        tile_blend: "gaussian" (σ = tile / 8) or "linear".
 
     Returns:
         The path of the written version folder.
@@ -143,6 +158,17 @@ def saved_model(
             f"tta_scales={tta_scales!r} needs `tta` (the transforms of the "
             "serve_tta signature, e.g. tta='flips' or ['identity'])."
         )
+    if tile is None and (tile_overlap, tile_blend) != (0.25, "gaussian"):
+        raise ValueError(
+            "tile_overlap and tile_blend set the serve_tiled signature; "
+            "give its `tile` too."
+        )
+    tiled_output = None
+    if tile is not None:  # bad tiling fails before any writing
+        from kerasseg.training import predict
+
+        predict.check_tiling(tile, tile_overlap, tile_blend, 0.125)
+        tiled_output = out.segmentation_output(model, activation)
     image_size = _image_size(model, image_size)
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
@@ -177,6 +203,17 @@ def saved_model(
         )
         archive.add_endpoint(
             TTA_SIGNATURE, tta_serving.serve_float, [specs["serving_default"]]
+        )
+    if tiled_output is not None:
+        tiled = Tiled(
+            serving,
+            tiled_output,
+            tile=tile,
+            overlap=tile_overlap,
+            blend=tile_blend,
+        )
+        archive.add_endpoint(
+            TILED_SIGNATURE, tiled.serve, [specs["serving_default"]]
         )
     with _files.atomic_folder(final, overwrite=overwrite) as tmp:
         archive.write_out(tmp, verbose=False)

@@ -41,6 +41,40 @@ def _window(size, overlap):
     return weights
 
 
+def check_tiling(tile, overlap, blend, sigma_scale):
+    """Checks sliding-window settings (`predict_tiled`'s and the export's
+    `serve_tiled`'s); returns the tile side as an int."""
+    if not 0 <= overlap <= 0.5:
+        raise ValueError(f"`overlap` must be in [0, 0.5]; received {overlap}.")
+    if blend not in BLENDS:
+        raise ValueError(
+            f"`blend` must be one of {BLENDS}; received {blend!r}."
+        )
+    if not 0 < sigma_scale <= 1:
+        raise ValueError(
+            f"`sigma_scale` must be in (0, 1]; received {sigma_scale}."
+        )
+    if isinstance(tile, bool) or int(tile) != tile or tile < 8:
+        raise ValueError(
+            f"`tile` must be an integer of at least 8 pixels; received {tile}."
+        )
+    return int(tile)
+
+
+def margin(tile, overlap):
+    """Pixels a tile of side `tile` shares with each neighbour."""
+    return int(round(tile * overlap))
+
+
+def window(size, overlap_pixels, blend, sigma_scale):
+    """1-D weights over a tile's side: the Gaussian (σ = `sigma_scale` ×
+    size) or the linear ramp over `overlap_pixels`; a 2-D tile's window is
+    the outer product of its rows' and columns'."""
+    if blend == "gaussian":
+        return _gaussian(size, sigma_scale)
+    return _window(size, overlap_pixels)
+
+
 def _starts(length, tile, stride):
     if length <= tile:
         return [0]
@@ -90,33 +124,18 @@ def predict_tiled(
             "`image` must be (height, width, channels); "
             f"received shape {image.shape}."
         )
-    if not 0 <= overlap <= 0.5:
-        raise ValueError(f"`overlap` must be in [0, 0.5]; received {overlap}.")
-    if blend not in BLENDS:
-        raise ValueError(
-            f"`blend` must be one of {BLENDS}; received {blend!r}."
-        )
-    if not 0 < sigma_scale <= 1:
-        raise ValueError(
-            f"`sigma_scale` must be in (0, 1]; received {sigma_scale}."
-        )
-    tile = int(tile)
-    if tile < 8:
-        raise ValueError(f"`tile` must be at least 8 pixels; received {tile}.")
+    tile = check_tiling(tile, overlap, blend, sigma_scale)
     output = outputs.segmentation_output(model, activation)
     height, width = image.shape[:2]
     th, tw = min(tile, height), min(tile, width)
-    margin_h = int(round(th * overlap)) if th < height else 0
-    margin_w = int(round(tw * overlap)) if tw < width else 0
+    margin_h = margin(th, overlap) if th < height else 0
+    margin_w = margin(tw, overlap) if tw < width else 0
     rows = _starts(height, th, th - margin_h)
     cols = _starts(width, tw, tw - margin_w)
-    if blend == "gaussian":
-        weight = (
-            _gaussian(th, sigma_scale)[:, None]
-            * _gaussian(tw, sigma_scale)[None, :]
-        )
-    else:
-        weight = _window(th, margin_h)[:, None] * _window(tw, margin_w)[None, :]
+    weight = (
+        window(th, margin_h, blend, sigma_scale)[:, None]
+        * window(tw, margin_w, blend, sigma_scale)[None, :]
+    )
     total = None
     norm = np.zeros((height, width, 1), "float32")
     boxes = [(r, c) for r in rows for c in cols]
