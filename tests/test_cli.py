@@ -32,6 +32,16 @@ def test_help(capsys):
     assert "models" in out and "export" in out
 
 
+def _python(code):
+    """Runs `code` in a fresh Python process (its imports are its own)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_the_command_answers_help_without_loading_keras():
     # `kerasseg --help` (and a bad argument) exit before Keras and
     # TensorFlow load; a parsed command loads the whole package first.
@@ -48,12 +58,7 @@ print("loaded:", sorted(m for m in ("keras", "tensorflow") if m in sys.modules))
 import kerasseg
 print("build:", callable(kerasseg.build), kerasseg.build.__module__)
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _python(probe)
     assert "loaded: []" in result.stdout, result.stdout + result.stderr
     # Outside the command nothing changes: attribute access loads it all.
     assert "build: True kerasseg.registry" in result.stdout, result.stderr
@@ -71,12 +76,7 @@ print(keras.saving.get_registered_object("kerasseg>GradientReversal"))
 loaded = ("kerasseg.models", "kerasseg.training.recipes")
 print(*(name in sys.modules for name in loaded))
 """
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _python(probe)
     assert "GradientReversal" in result.stdout, result.stdout + result.stderr
     assert "True True" in result.stdout, result.stdout
 
