@@ -72,6 +72,24 @@ def run_onnx(path, images):
     return session.run(None, {spec.name: images})
 
 
+def assert_converted_close(got, want, err_msg=""):
+    """A converted model's output equals the Keras model's in float32.
+
+    Converters reorder the sums inside each convolution, so the error grows
+    with the size of the activations, not of each output value: logits of
+    0–255 inputs reach the tens and reconstructions the hundreds, and in
+    the fashion autoencoder's reconstruction (largest value 218) a value of
+    6.6 moved by 1.7e-4 on one CI machine. Allowed: 1e-4
+    plus 2e-5 of the largest magnitude in the Keras output (transunet_tiny's
+    largest difference is 2e-4 on logits of 22; benchmarks/export.py).
+    """
+    want = np.asarray(want)
+    scale = float(np.abs(want).max()) if want.size else 0.0
+    np.testing.assert_allclose(
+        got, want, rtol=0, atol=1e-4 + 2e-5 * scale, err_msg=err_msg
+    )
+
+
 def _match(outputs, reference):
     """Pairs converted outputs (unnamed) with the Keras ones by shape."""
     matched = {}
@@ -95,12 +113,7 @@ def test_float_export_equals_keras(name, fmt, tmp_path):
         outputs = run(path, images)
         assert len(outputs) == len(reference)
         for key, got in _match(outputs, reference).items():
-            # Logits of 0–255 inputs reach the tens: 1e-4 absolute plus
-            # 1e-5 relative (transunet_tiny's largest difference is 2e-4
-            # on logits of 22; benchmarks/export.py).
-            np.testing.assert_allclose(
-                got, reference[key], atol=1e-4, rtol=1e-5, err_msg=key
-            )
+            assert_converted_close(got, reference[key], err_msg=key)
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])

@@ -14,6 +14,7 @@ from kerasseg.zoo import cards
 from kerasseg.zoo import evaluate
 from kerasseg.zoo import records
 from tests.export.test_convert import _match
+from tests.export.test_convert import assert_converted_close
 from tests.export.test_convert import run_onnx
 from tests.export.test_convert import run_tflite
 from tests.export.test_saved_model import _assert_answer
@@ -156,9 +157,7 @@ def test_a_loaded_entry_exports_with_parity(name, tmp_path):
         path = export.export(model, tmp_path, format=fmt)
         got = _match(run(path, pixels.astype("float32")), want)
         for key, value in want.items():
-            np.testing.assert_allclose(
-                got[key], value, atol=1e-4, rtol=1e-5, err_msg=f"{fmt} {key}"
-            )
+            assert_converted_close(got[key], value, err_msg=f"{fmt} {key}")
 
 
 CONFIGS = sorted(
