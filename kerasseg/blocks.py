@@ -34,13 +34,20 @@ def upsample(x, filters, *, factor, mode, name):
 
     Args:
         mode: "transpose" for a `factor`×`factor` transposed convolution
-            with stride `factor` (the U-Net paper's "up-convolution"), or
+            with stride `factor` (the U-Net paper's "up-convolution"),
             "bilinear" for bilinear resizing followed by a 3×3 convolution
-            (no checkerboard artefacts).
+            (no checkerboard artefacts), or "nearest" for nearest-neighbour
+            repetition alone, which keeps the channels (`filters` unused;
+            segmentation_models' U-Net decoders, whose next convolution
+            sets the width).
     """
     if mode == "transpose":
         return keras.layers.Conv2DTranspose(
             filters, factor, strides=factor, name=f"{name}_transpose"
+        )(x)
+    if mode == "nearest":
+        return keras.layers.UpSampling2D(
+            factor, interpolation="nearest", name=f"{name}_nearest"
         )(x)
     x = BilinearUpsample(factor, name=f"{name}_resize")(x)
     return keras.layers.Conv2D(filters, 3, padding="same", name=f"{name}_conv")(

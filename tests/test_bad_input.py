@@ -37,8 +37,8 @@ API = {
         r"input_shape",
     ),
     "unknown upsampling": (
-        lambda p: kerasseg.models.unet(upsampling="nearest"),
-        r"`upsampling` must be one of .*Received: upsampling='nearest'",
+        lambda p: kerasseg.models.unet(upsampling="cubic"),
+        r"`upsampling` must be one of .*Received: upsampling='cubic'",
     ),
     "softmax over one channel": (
         lambda p: kerasseg.models.unet(num_classes=1, activation="softmax"),

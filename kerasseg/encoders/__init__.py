@@ -11,6 +11,8 @@ from kerasseg.encoders.efficientnet import efficientnetb0_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.registry import ENCODERS
 from kerasseg.encoders.registry import get_encoder
+from kerasseg.encoders.resnet import resnet18_encoder
+from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
@@ -21,6 +23,8 @@ __all__ = [
     "get_encoder",
     "level_of",
     "mobilenetv2_encoder",
+    "resnet18_encoder",
+    "resnet34_encoder",
     "resnet50_encoder",
     "stride_of",
     "vgg16_encoder",

@@ -7,6 +7,8 @@ from kerasseg.encoders.applications import check_weights
 from kerasseg.encoders.conv import conv_encoder
 from kerasseg.encoders.efficientnet import efficientnetb0_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
+from kerasseg.encoders.resnet import resnet18_encoder
+from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
@@ -14,6 +16,8 @@ ENCODERS = {
     "conv": conv_encoder,
     "efficientnetb0": efficientnetb0_encoder,
     "mobilenetv2": mobilenetv2_encoder,
+    "resnet18": resnet18_encoder,
+    "resnet34": resnet34_encoder,
     "resnet50": resnet50_encoder,
     "vgg16": vgg16_encoder,
 }
@@ -46,8 +50,9 @@ def get_encoder(
     """Builds the encoder registered as `name`.
 
     Args:
-        name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet50",
-            "mobilenetv2", "efficientnetb0", "vgg16".
+        name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet18",
+            "resnet34", "resnet50", "mobilenetv2", "efficientnetb0",
+            "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").

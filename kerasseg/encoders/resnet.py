@@ -1,4 +1,9 @@
-"""ResNet50 (He et al., 2016) from keras.applications as an encoder."""
+"""ResNets (He et al., 2016) as encoders: ResNet50 from keras.applications,
+and ResNet18 and ResNet34 (basic blocks, the encoders of the most used
+segmentation_models.pytorch U-Nets) written here with keras.layers.
+"""
+
+import functools
 
 import keras
 
@@ -70,3 +75,186 @@ def resnet50_encoder(
         name=name,
         batch_norm_momentum=batch_norm_momentum,
     )
+
+
+# === ResNet18 and ResNet34: basic blocks, written with keras.layers ===
+
+# Basic blocks per stage conv2_x … conv5_x, and each stage's width.
+_BASIC_BLOCKS = {"ResNet18": (2, 2, 2, 2), "ResNet34": (3, 4, 6, 3)}
+_BASIC_WIDTHS = (64, 128, 256, 512)
+
+
+def _conv_bn(x, filters, kernel, *, strides=1, relu=True, name):
+    """Convolution without bias → BatchNormalization (ε 1e-5) [→ ReLU].
+
+    A strided 3×3 or 7×7 convolution pads explicitly, (kernel - 1) / 2 on
+    every side as torchvision does, where 'same' would pad only the bottom
+    and right of an even-sized input.
+    """
+    padding = "same"
+    if strides > 1 and kernel > 1:
+        x = keras.layers.ZeroPadding2D(kernel // 2, name=f"{name}_pad")(x)
+        padding = "valid"
+    x = keras.layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
+    if relu:
+        x = keras.layers.ReLU(name=f"{name}_relu")(x)
+    return x
+
+
+def _basic_block(x, filters, *, strides, name):
+    """Two 3×3 convolutions and the identity (or a strided 1×1 projection
+    where the shape changes), added, then ReLU."""
+    shortcut = x
+    if strides > 1 or x.shape[-1] != filters:
+        shortcut = _conv_bn(
+            x, filters, 1, strides=strides, relu=False, name=f"{name}_0"
+        )
+    y = _conv_bn(x, filters, 3, strides=strides, name=f"{name}_1")
+    y = _conv_bn(y, filters, 3, relu=False, name=f"{name}_2")
+    y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
+    return keras.layers.ReLU(name=f"{name}_out")(y)
+
+
+def _basic_resnet(family, include_top=False, weights=None, input_shape=None):
+    """The ResNet18 / ResNet34 body in keras.applications' calling
+    convention (so `application_encoder` can build on it), random weights
+    only."""
+    if include_top or weights is not None:
+        raise ValueError(
+            f"kerasseg's {family} has no classifier and no bundled weights "
+            f"(include_top={include_top!r}, weights={weights!r})."
+        )
+    inputs = keras.Input(shape=input_shape, name="input_layer")
+    x = _conv_bn(inputs, 64, 7, strides=2, name="conv1")
+    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    for stage, (blocks, filters) in enumerate(
+        zip(_BASIC_BLOCKS[family], _BASIC_WIDTHS), start=2
+    ):
+        for block in range(1, blocks + 1):
+            x = _basic_block(
+                x,
+                filters,
+                strides=2 if block == 1 and stage > 2 else 1,
+                name=f"conv{stage}_block{block}",
+            )
+    return keras.Model(inputs, x, name=family.lower())
+
+
+def _basic_taps(family):
+    blocks = _BASIC_BLOCKS[family]
+    return {
+        1: "conv1_relu",
+        **{
+            stage: f"conv{stage}_block{blocks[stage - 2]}_out"
+            for stage in range(2, 6)
+        },
+    }
+
+
+def _basic_resnet_encoder(
+    family, input_shape, *, weights, output_stride, batch_norm_momentum, name
+):
+    if weights == "imagenet" or (
+        weights is not None and not str(weights).endswith(".weights.h5")
+    ):
+        raise ValueError(
+            f"kerasseg ships no ImageNet weights for {family} (it is not "
+            "in keras.applications); `encoder_weights` must be None or a "
+            f".weights.h5 file saved from a {family.lower()} encoder. "
+            f"Received: encoder_weights={weights!r}"
+        )
+    application = functools.partial(_basic_resnet, family)
+    application.__name__ = family
+    return application_encoder(
+        application,
+        _basic_taps(family),
+        input_shape,
+        weights=weights,
+        output_stride=output_stride,
+        preprocessing="torch",
+        name=name,
+        batch_norm_momentum=batch_norm_momentum,
+    )
+
+
+_BASIC_DOC = """{family} (basic blocks {blocks}) as a kerasseg encoder.
+
+    Written with keras.layers in the layout of torchvision's {family}:
+    the 7×7 stem, max pooling and four stages of basic blocks, explicit
+    symmetric padding on the strided layers, BatchNormalization ε 1e-5. Its
+    trainable parameters equal torchvision's {family} without the
+    classifier: {params:,}. Raw 0–255 pixels go in; the ImageNet mean and
+    standard deviation normalization that torchvision's weights expect is
+    the first layer ("torch" style).
+
+    Args:
+        input_shape: `(height, width, channels)`; height and width may be
+            None.
+        weights: None (random) or a `.weights.h5` file saved from a
+            {name} encoder of the same settings (there are no ImageNet
+            weights for it in keras.applications).
+        output_stride: None (32), 16 or 8; deeper stages are dilated.
+        batch_norm_momentum: None (0.99), or a number in [0, 1).
+        name: the model's name.
+
+    Returns:
+        A `keras.Model` mapping images to `{{"P1": 64, "P2": 64, "P3": 128,
+        "P4": 256, "P5": 512 channels}}`.
+
+    Reference:
+        He et al., "Deep Residual Learning for Image Recognition", CVPR
+        2016. https://arxiv.org/abs/1512.03385
+"""
+
+
+def resnet18_encoder(
+    input_shape=(None, None, 3),
+    *,
+    weights=None,
+    output_stride=None,
+    batch_norm_momentum=None,
+    name="encoder",
+):
+    return _basic_resnet_encoder(
+        "ResNet18",
+        input_shape,
+        weights=weights,
+        output_stride=output_stride,
+        batch_norm_momentum=batch_norm_momentum,
+        name=name,
+    )
+
+
+def resnet34_encoder(
+    input_shape=(None, None, 3),
+    *,
+    weights=None,
+    output_stride=None,
+    batch_norm_momentum=None,
+    name="encoder",
+):
+    return _basic_resnet_encoder(
+        "ResNet34",
+        input_shape,
+        weights=weights,
+        output_stride=output_stride,
+        batch_norm_momentum=batch_norm_momentum,
+        name=name,
+    )
+
+
+resnet18_encoder.__doc__ = _BASIC_DOC.format(
+    family="ResNet18", blocks="2-2-2-2", params=11_176_512, name="resnet18"
+)
+resnet34_encoder.__doc__ = _BASIC_DOC.format(
+    family="ResNet34", blocks="3-4-6-3", params=21_284_672, name="resnet34"
+)

@@ -10,11 +10,15 @@ import numpy as np
 
 from kerasseg._validation import one_of
 
-STYLES = ("caffe", "tf")
+STYLES = ("caffe", "tf", "torch")
 
 # Per-channel means of ImageNet in BGR order, as keras.applications'
 # "caffe" preprocessing subtracts them (ResNet50, VGG16).
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# Per-channel mean and standard deviation of ImageNet in RGB order on a
+# [0, 1] scale, as torchvision's weights (and keras' "torch" mode) expect.
+_TORCH_RGB_MEAN = (0.485, 0.456, 0.406)
+_TORCH_RGB_STD = (0.229, 0.224, 0.225)
 
 
 def _constants(style, channels):
@@ -23,6 +27,16 @@ def _constants(style, channels):
     if style == "tf":
         # MobileNetV2: [0, 255] → [-1, 1].
         return order, [1 / 127.5] * channels, [-1.0] * channels
+    if style == "torch":
+        # (x / 255 - mean) / std per channel; a grey image stands for
+        # R = G = B (the means of the three), more than three cycle R, G, B.
+        if channels == 1:
+            mean, std = [np.mean(_TORCH_RGB_MEAN)], [np.mean(_TORCH_RGB_STD)]
+        else:
+            mean = [_TORCH_RGB_MEAN[i % 3] for i in range(channels)]
+            std = [_TORCH_RGB_STD[i % 3] for i in range(channels)]
+        scale = [1 / (255 * s) for s in std]
+        return order, scale, [-m / s for m, s in zip(mean, std)]
     if channels == 1:
         # A grey image stands for R = G = B: subtract the mean of the means.
         return order, [1.0], [-float(np.mean(_CAFFE_BGR_MEAN))]
@@ -40,8 +54,10 @@ class ImageNetPreprocessing(keras.layers.Layer):
 
     Args:
         style: "caffe" (RGB → BGR, subtract the ImageNet mean per channel;
-            ResNet50 and VGG16 in keras.applications) or "tf" (scale to
-            [-1, 1]; MobileNetV2).
+            ResNet50 and VGG16 in keras.applications), "tf" (scale to
+            [-1, 1]; MobileNetV2) or "torch" (to [0, 1], then subtract the
+            ImageNet mean and divide by its standard deviation per RGB
+            channel; torchvision's weights, kerasseg's ResNet18/34).
         **kwargs: standard layer arguments (`name`, `dtype`, …).
 
     With one input channel, "caffe" subtracts the mean of the three means;

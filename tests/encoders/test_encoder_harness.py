@@ -22,13 +22,15 @@ EXAMPLES = {
     "conv": ({"depth": 3, "base_filters": 4}, False),
     "efficientnetb0": ({}, True),
     "mobilenetv2": ({"alpha": 0.35}, True),
+    "resnet18": ({}, True),
+    "resnet34": ({}, True),
     "resnet50": ({}, True),
     "vgg16": ({}, True),
 }
 NAMES = sorted(ENCODERS)
-# The large keras.applications encoders take 4–7 s per check; the default
-# run checks MobileNetV2 (and the plain ones), the second tier them all.
-LARGE = {"efficientnetb0", "resnet50"}
+# The large encoders take 4–7 s per check; the default run checks
+# MobileNetV2 and ResNet18 (and the plain ones), the second tier them all.
+LARGE = {"efficientnetb0", "resnet34", "resnet50"}
 
 
 def names(large_marks=pytest.mark.slow):

@@ -74,8 +74,28 @@ def test_imagenet_preprocessing_channels_and_config():
         rtol=1e-5,
     )
     _round_trip(layer)
-    with pytest.raises(ValueError, match="style='torch'"):
-        layers.ImageNetPreprocessing("torch")
+    with pytest.raises(ValueError, match="style='pytorch'"):
+        layers.ImageNetPreprocessing("pytorch")
+
+
+def test_torch_preprocessing_equals_keras_applications_torch_mode():
+    rgb = np.random.default_rng(0).uniform(0, 255, (2, 3, 5, 3))
+    rgb = rgb.astype("float32")
+    want = keras.applications.imagenet_utils.preprocess_input(
+        rgb.copy(), mode="torch"
+    )
+    layer = layers.ImageNetPreprocessing("torch")
+    np.testing.assert_allclose(np.asarray(layer(rgb)), want, atol=1e-5)
+    # A 4th channel cycles back to R's statistics; grey uses their means.
+    four = np.concatenate([rgb, rgb[..., :1]], -1)
+    out = np.asarray(layers.ImageNetPreprocessing("torch")(four))
+    np.testing.assert_allclose(out[..., 3], want[..., 0], atol=1e-5)
+    grey = np.asarray(layers.ImageNetPreprocessing("torch")(rgb[..., :1]))
+    expected = (rgb[..., :1] / 255 - np.mean([0.485, 0.456, 0.406])) / np.mean(
+        [0.229, 0.224, 0.225]
+    )
+    np.testing.assert_allclose(grey, expected, atol=1e-5)
+    _round_trip(layer)
 
 
 def _sinusoid_reference(height, width, channels):

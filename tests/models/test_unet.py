@@ -119,7 +119,7 @@ def test_softmax_output_sums_to_one():
         (dict(depth=2.5), "depth=2.5"),
         (dict(num_classes=0), "num_classes=0"),
         (dict(base_filters=0), "base_filters=0"),
-        (dict(upsampling="nearest"), "upsampling='nearest'"),
+        (dict(upsampling="cubic"), "upsampling='cubic'"),
         (dict(dropout=1.0), "dropout=1.0"),
         (dict(input_shape=(64, 64)), "input_shape=(64, 64)"),
         (dict(input_shape=(None, None, None)), "(None, None, None)"),
