@@ -100,6 +100,7 @@ def test_public_api():
     assert kerasseg.models.__all__ == [
         "attention_unet",
         "conv_autoencoder",
+        "deeplabv3",
         "deeplabv3plus",
         "fcn16s",
         "fcn32s",

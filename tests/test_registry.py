@@ -27,6 +27,10 @@ def test_list_models_filters_by_pattern():
         "unet_tiny",
     ]
     assert kerasseg.list_models("deeplab*") == [
+        "deeplabv3_mobilenetv2",
+        "deeplabv3_resnet34",
+        "deeplabv3_resnet50",
+        "deeplabv3_tiny",
         "deeplabv3plus_efficientnetb0",
         "deeplabv3plus_mobilenetv2",
         "deeplabv3plus_resnet50",

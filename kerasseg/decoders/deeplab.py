@@ -1,4 +1,5 @@
-"""The DeepLabV3+ decoder: ASPP on the deepest level, a stride-4 skip."""
+"""The DeepLab decoders: ASPP on the deepest level, then one 3×3
+convolution (DeepLabV3) or a stride-4 skip and two (DeepLabV3+)."""
 
 import keras
 
@@ -120,3 +121,44 @@ def deeplabv3plus_decoder(
             x, filters, 3, separable=separable, name=f"{name}_block{i}"
         )
     return x
+
+
+def deeplabv3_decoder(
+    features,
+    *,
+    filters=256,
+    atrous_rates=(12, 24, 36),
+    dropout=0.5,
+    separable=False,
+    name="decoder",
+):
+    """Decodes like DeepLabV3 (Chen et al., 2017).
+
+    ASPP on the deepest level and one 3×3 convolution with batch norm and
+    ReLU, at the encoder's output stride (torchvision's `DeepLabHead` and
+    segmentation_models.pytorch's `DeepLabV3`); no skip connection.
+
+    Args:
+        features: stride-keyed feature dict; only the deepest level is read.
+        filters: channels of ASPP and of the 3×3 convolution.
+        atrous_rates: dilation rates of the ASPP's 3×3 branches.
+        dropout: dropout rate after the ASPP projection.
+        separable: depthwise-separable 3×3 convolutions (the paper and
+            torchvision use plain ones).
+        name: prefix of the layer names.
+
+    Returns:
+        Features at the stride of the deepest level.
+    """
+    keys = levels_deepest_first(features)
+    x = aspp(
+        features[keys[0]],
+        filters=filters,
+        atrous_rates=atrous_rates,
+        dropout=dropout,
+        separable=separable,
+        name=f"{name}_aspp",
+    )
+    return _conv_bn_relu(
+        x, filters, 3, separable=separable, name=f"{name}_block1"
+    )

@@ -1,6 +1,7 @@
 """Model builders: functions returning Functional `keras.Model`s."""
 
 from kerasseg.models.autoencoder import conv_autoencoder
+from kerasseg.models.deeplab import deeplabv3
 from kerasseg.models.deeplab import deeplabv3plus
 from kerasseg.models.fcn import fcn8s
 from kerasseg.models.fcn import fcn16s
@@ -13,6 +14,7 @@ from kerasseg.models.unet import unet
 __all__ = [
     "attention_unet",
     "conv_autoencoder",
+    "deeplabv3",
     "deeplabv3plus",
     "fcn16s",
     "fcn32s",

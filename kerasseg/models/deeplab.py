@@ -1,9 +1,10 @@
-"""DeepLabV3+ (Chen et al., 2018)."""
+"""DeepLabV3 (Chen et al., 2017) and DeepLabV3+ (Chen et al., 2018)."""
 
 import functools
 
 from kerasseg import _validation as check
 from kerasseg import heads
+from kerasseg.decoders.deeplab import deeplabv3_decoder
 from kerasseg.decoders.deeplab import deeplabv3plus_decoder
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.base import total_stride
@@ -11,6 +12,20 @@ from kerasseg.models.base import build_encoder
 from kerasseg.models.base import compose
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
+
+
+def _atrous_rates(rates, encoder):
+    """ASPP's rates: as given, or (6, 12, 18) at output stride 16 scaled
+    with the stride (12, 24, 36 at 8), as in both papers."""
+    if rates is None:
+        scale = 16 // total_stride(encoder.output) or 1
+        rates = tuple(rate * scale for rate in (6, 12, 18))
+    if isinstance(rates, (int, str)) or not isinstance(rates, (list, tuple)):
+        raise ValueError(
+            "`atrous_rates` must be a list of positive integers, e.g. "
+            f"[6, 12, 18]. Received: atrous_rates={rates!r}"
+        )
+    return tuple(check.positive_int("atrous_rates", rate) for rate in rates)
 
 
 def deeplabv3plus(
@@ -95,12 +110,7 @@ def deeplabv3plus(
         output_stride=output_stride,
         options=encoder_options,
     )
-    if atrous_rates is None:
-        scale = 16 // total_stride(features.output) or 1
-        atrous_rates = tuple(rate * scale for rate in (6, 12, 18))
-    atrous_rates = tuple(
-        check.positive_int("atrous_rates", rate) for rate in atrous_rates
-    )
+    atrous_rates = _atrous_rates(atrous_rates, features)
     return compose(
         input_shape,
         encoder=features,
@@ -123,6 +133,105 @@ def deeplabv3plus(
 
 
 deeplabv3plus = with_weights(deeplabv3plus)
+
+
+def deeplabv3(
+    input_shape=(None, None, 3),
+    num_classes=1,
+    *,
+    encoder="resnet50",
+    encoder_weights=None,
+    encoder_options=None,
+    output_stride=8,
+    atrous_rates=None,
+    filters=256,
+    dropout=0.5,
+    separable=False,
+    activation=None,
+    name="deeplabv3",
+):
+    """DeepLabV3: a dilated encoder, ASPP and one 3×3 convolution.
+
+    The model of torchvision's and keras-hub's pretrained segmenters. The
+    encoder's last stages are dilated to `output_stride`; ASPP (a 1×1
+    branch, three dilated 3×3 branches, image pooling, a 1×1 projection
+    and dropout) reads the deepest features; a 3×3 convolution with batch
+    norm and ReLU and a 1×1 convolution score them, and the scores are
+    upsampled bilinearly to the input's size. No stride-4 skip: that is
+    DeepLabV3+ (`deeplabv3plus`), whose ASPP this shares.
+
+    Args:
+        input_shape: `(height, width, channels)`; any height and width.
+        num_classes: output channels.
+        encoder: an encoder name from `kerasseg.encoders.ENCODERS`.
+        encoder_weights: None, "imagenet" or a weights file; preprocessing
+            is in the graph (the model takes raw 0–255 pixels).
+        encoder_options: dict of further encoder arguments.
+        output_stride: 8 (torchvision's and the paper's best), 16, or None
+            to keep the encoder as it is (required for "conv").
+        atrous_rates: dilation rates of the ASPP branches; by default
+            (6, 12, 18) at output stride 16 and (12, 24, 36) at 8.
+        filters: channels of ASPP and the 3×3 convolution (256).
+        dropout: dropout rate after the ASPP projection (0.5, as in
+            torchvision).
+        separable: depthwise-separable 3×3 convolutions (False: plain, as
+            in the paper and torchvision).
+        activation: None (logits, the default), "sigmoid" or "softmax".
+        name: the model's name.
+
+    Returns:
+        A Functional `keras.Model` from images to float32 scores of the
+        input's height and width.
+
+    Raises:
+        ValueError: for an argument out of range; the message quotes it.
+
+    Example:
+
+    >>> model = kerasseg.models.deeplabv3(
+    ...     num_classes=3, encoder="conv", output_stride=None,
+    ...     encoder_options={"depth": 3, "base_filters": 4}, filters=8,
+    ...     atrous_rates=(1, 2))
+    >>> tuple(model(np.zeros((1, 65, 97, 3))).shape)
+    (1, 65, 97, 3)
+
+    Reference:
+        Chen et al., "Rethinking Atrous Convolution for Semantic Image
+        Segmentation", 2017. https://arxiv.org/abs/1706.05587
+    """
+    input_shape = check.image_shape(input_shape)
+    num_classes = check.positive_int("num_classes", num_classes)
+    check.positive_int("filters", filters)
+    check.rate("dropout", dropout)
+    check.activation(activation, num_classes)
+    features = build_encoder(
+        encoder,
+        input_shape,
+        weights=encoder_weights,
+        output_stride=output_stride,
+        options=encoder_options,
+    )
+    return compose(
+        input_shape,
+        encoder=features,
+        decoder=functools.partial(
+            deeplabv3_decoder,
+            filters=filters,
+            atrous_rates=_atrous_rates(atrous_rates, features),
+            dropout=dropout,
+            separable=separable,
+        ),
+        head=functools.partial(
+            heads.segmentation_head,
+            num_classes=num_classes,
+            activation=activation,
+        ),
+        decoder_stride=total_stride(features.output),
+        name=name,
+    )
+
+
+deeplabv3 = with_weights(deeplabv3)
 
 # === Registered configurations ===
 
@@ -148,5 +257,26 @@ register_model(
     filters=16,
     low_level_filters=8,
 )
+for _encoder in ("resnet50", "resnet34", "mobilenetv2"):
+    register_model(
+        f"deeplabv3_{_encoder}",
+        deeplabv3,
+        task="segmentation",
+        description=f"DeepLabV3 over {_encoder} (output stride 8, ASPP "
+        "rates 12/24/36, 256 channels, plain convolutions).",
+        encoder=_encoder,
+    )
+register_model(
+    "deeplabv3_tiny",
+    deeplabv3,
+    task="segmentation",
+    description="A tiny DeepLabV3 for tests (conv encoder of depth 3, 8 "
+    "channels, ASPP rates 1/2).",
+    encoder="conv",
+    encoder_options={"depth": 3, "base_filters": 4},
+    output_stride=None,
+    atrous_rates=(1, 2),
+    filters=8,
+)
 
-__all__ = ["deeplabv3plus"]
+__all__ = ["deeplabv3", "deeplabv3plus"]

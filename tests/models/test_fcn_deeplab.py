@@ -119,3 +119,58 @@ def test_deeplabv3plus_needs_a_stride_4_level():
             filters=4,
             atrous_rates=(1,),
         )
+
+
+# torchvision's deeplabv3_resnet50 (21 classes, with its auxiliary FCN head
+# on conv4_x): 42,004,074 parameters, from its model documentation.
+TORCHVISION_DEEPLABV3_RESNET50 = 42_004_074
+# Its auxiliary head: 3×3 conv 1024→256 (no bias), batch norm, 1×1 to 21.
+TORCHVISION_AUX = 9 * 1024 * 256 + 2 * 256 + 256 * 21 + 21
+# keras.applications' ResNet50 convolutions have biases, torchvision's do
+# not: 23,534,592 trainable against torchvision's 25,557,032 less its
+# 2048 → 1000 classifier.
+KERAS_RESNET50_BIASES = 23_534_592 - (25_557_032 - 2048 * 1000 - 1000)
+
+
+def _trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def test_deeplabv3_resnet50_is_torchvisions_layout():
+    model = kerasseg.build("deeplabv3_resnet50", num_classes=21)
+    assert _trainable(model) == (
+        TORCHVISION_DEEPLABV3_RESNET50 - TORCHVISION_AUX + KERAS_RESNET50_BIASES
+    )
+    # Output stride 8 with rates 12/24/36, plain convolutions.
+    encoder = model.get_layer("encoder")
+    assert max(encoder.output, key=kerasseg.encoders.stride_of) == "P3"
+    for branch, rate in ((1, 12), (2, 24), (3, 36)):
+        layer = model.get_layer(f"decoder_aspp_branch{branch}_conv")
+        assert layer.dilation_rate == (rate, rate)
+        assert not isinstance(layer, keras.layers.SeparableConv2D)
+    assert model.get_layer("decoder_aspp_dropout").rate == 0.5
+    y = model(np.zeros((1, 48, 80, 3), "float32"))
+    assert tuple(y.shape) == (1, 48, 80, 21)
+
+
+def test_deeplabv3_shares_deeplabv3plus_aspp_without_the_skip():
+    kwargs = dict(
+        num_classes=2,
+        encoder="conv",
+        output_stride=None,
+        encoder_options={"depth": 3, "base_filters": 4},
+        filters=8,
+        atrous_rates=(1, 2),
+        separable=False,
+    )
+    v3 = kerasseg.models.deeplabv3(**kwargs)
+    plus = kerasseg.models.deeplabv3plus(low_level_filters=4, **kwargs)
+    # V3+ adds the 1×1 reduction of P2 (16 channels → 4, and its batch
+    # norm's 4 · 4) and, on the joined 8 + 4 channels, a 3×3 block where V3
+    # reads 8, and a second block.
+    low = 16 * 4 + 4 * 4
+    first = 9 * (8 + 4) * 8 - 9 * 8 * 8
+    second = 9 * 8 * 8 + 4 * 8
+    assert plus.count_params() - v3.count_params() == low + first + second
+    with pytest.raises(ValueError, match="atrous_rates"):
+        kerasseg.models.deeplabv3(**{**kwargs, "atrous_rates": 6})
