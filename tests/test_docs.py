@@ -105,6 +105,8 @@ def test_public_api():
         "fcn16s",
         "fcn32s",
         "fcn8s",
+        "fpn",
+        "linknet",
         "multitask_unet",
         "transunet",
         "unet",

@@ -6,6 +6,8 @@ from kerasseg.models.deeplab import deeplabv3plus
 from kerasseg.models.fcn import fcn8s
 from kerasseg.models.fcn import fcn16s
 from kerasseg.models.fcn import fcn32s
+from kerasseg.models.fpn import fpn
+from kerasseg.models.linknet import linknet
 from kerasseg.models.multitask import multitask_unet
 from kerasseg.models.transunet import transunet
 from kerasseg.models.unet import attention_unet
@@ -19,6 +21,8 @@ __all__ = [
     "fcn16s",
     "fcn32s",
     "fcn8s",
+    "fpn",
+    "linknet",
     "multitask_unet",
     "transunet",
     "unet",
