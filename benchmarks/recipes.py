@@ -29,7 +29,9 @@ scenes, scored on their masks.
 `transfer` (benchmarks/recipes/transfer/): a U-Net trained on the 11
 BBBC007 nuclei images from scratch (`scratch.yaml`) against the same with
 its encoder started from the zoo's `unet.fashion_scenes`
-(`fashion.yaml`), both 200 steps, scored on the 3 held-out nuclei images.
+(`fashion.yaml`), both 200 steps, scored on the 3 held-out nuclei images,
+each with the saved model's BatchNorm statistics as trained and
+recalibrated on 50 training batches (`train.batch_norm_recalibration`).
 
 `dann` (benchmarks/recipes/dann/): a small U-Net trained on labelled
 scenes on a black canvas (the source domain) alone (`source_only.yaml`)
@@ -108,6 +110,14 @@ RECIPES = {
     },
     "transfer": {
         "configs": ("scratch", "fashion"),
+        # The saved model's BatchNorm statistics: the moving averages as
+        # trained, or averaged over 50 training batches (the configs'
+        # setting; docs/training.md).
+        "variants": {
+            "as trained": ["train.batch_norm_recalibration=0"],
+            "recalibrated": [],
+        },
+        "variant_header": "BatchNorm statistics",
         "held_out": {"nuclei": []},
     },
     "dann": {
@@ -165,7 +175,7 @@ def run_recipe(name, seeds, runs_dir, configs=None):
     for config_name in configs or recipe["configs"]:
         path = ROOT / "recipes" / name / f"{config_name}.yaml"
         for variant, variant_overrides in variants.items():
-            slug = variant.replace(" %", "pct")
+            slug = variant.replace(" %", "pct").replace(" ", "_")
             for seed in seeds:
                 folder = "-".join(filter(None, (config_name, slug)))
                 out = pathlib.Path(runs_dir) / name / f"{folder}-seed{seed}"
@@ -216,13 +226,17 @@ def _spread(values):
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def table(rows):
+def table(rows, variant_header="labels"):
     """Markdown: every run's held-out mean IoU per held-out set and the
     first set's boundary F-score, then each config's mean ± standard
     deviation over seeds."""
     sets = list(rows[0]["held_out"])
     labels = any(r["labels"] for r in rows)
-    lead = "| config | labels | seed |" if labels else "| config | seed |"
+    lead = (
+        f"| config | {variant_header} | seed |"
+        if labels
+        else "| config | seed |"
+    )
     lines = [
         lead
         + " "
@@ -284,7 +298,8 @@ def main(argv=None):
                 f"it has {', '.join(known)}"
             )
     rows = run_recipe(args.recipe, args.seeds, args.runs, args.configs)
-    report(args.recipe, table(rows), rows, args.json)
+    header = recipe.get("variant_header", "labels")
+    report(args.recipe, table(rows, header), rows, args.json)
     return 0
 
 

@@ -13,3 +13,17 @@ def inbound_layers(value):
     if isinstance(value, (list, tuple)):
         return [s for item in value for s in inbound_layers(item)]
     return []
+
+
+def leaf_layers(model):
+    """Every layer of a model that is not itself a model, depth first
+    through nested models (an encoder inside a segmenter)."""
+    found = []
+    for layer in getattr(model, "layers", ()):
+        if getattr(layer, "layers", None) is not None and hasattr(
+            layer, "inputs"
+        ):
+            found.extend(leaf_layers(layer))
+        else:
+            found.append(layer)
+    return found

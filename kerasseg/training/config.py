@@ -147,6 +147,7 @@ SCHEMA = {
         ),
         "strategy": (("default", "mirrored", "multi_worker"), "default"),
         "deterministic": ((_BOOL,), False),
+        "batch_norm_recalibration": ((_INT,), 0),
         "recipe": (tuple(recipes.RECIPES), "none"),
         "recipe_options": ((_ANY_DICT,), {}),
         "verbose": ((_INT,), 1),
@@ -400,7 +401,12 @@ def _check(config):
         ("train", "learning_rate"),
     ]:
         _positive(config, section, key)
-    for key in ("weight_decay", "warmup_epochs", "frozen_epochs"):
+    for key in (
+        "weight_decay",
+        "warmup_epochs",
+        "frozen_epochs",
+        "batch_norm_recalibration",
+    ):
         _positive(config, "train", key, allow_zero=True)
     _size(config, "data", "image_size")
     _size(config, "export", "image_size")

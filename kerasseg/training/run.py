@@ -16,6 +16,7 @@ import sys
 
 import keras
 
+from kerasseg.training import batch_norm
 from kerasseg.training import builders
 from kerasseg.training import config as config_module
 from kerasseg.training import evaluation
@@ -409,6 +410,23 @@ def _epoch_runner(config, model, strategy, make_data, steps, callbacks, val):
     return fit_epoch, hooks.on_train_end
 
 
+def _recalibrate(config, model, make_data):
+    """`train.batch_norm_recalibration: N`: the saved model's BatchNorm
+    statistics become their average over N batches of a fresh training
+    epoch (`kerasseg.training.batch_norm`). Returns N (0: off)."""
+    count = config["train"]["batch_norm_recalibration"]
+    if not count:
+        return 0
+
+    def images():
+        for inputs, *_ in make_data(config["train"]["epochs"]).take(count):
+            # DANN's batches also hold the target images; the saved
+            # segmenter takes the labelled images alone.
+            yield inputs["image"] if isinstance(inputs, dict) else inputs
+
+    return batch_norm.recalibrate(model, images())
+
+
 def _finalize(config, out_dir, model, given_val, make_data, steps):
     """Best weights → `model.keras` → its evaluation and export."""
     run_folder.load_best(model, out_dir)
@@ -417,6 +435,8 @@ def _finalize(config, out_dir, model, given_val, make_data, steps):
     # get is what is measured, and a multi-replica model would split the
     # one-image evaluation batches.
     model = keras.saving.load_model(model_path)
+    if _recalibrate(config, model, make_data):
+        model_path = run_folder.save_model(model, out_dir)
     eval_data = given_val
     if eval_data is None:
         eval_data = builders.dataset(config, "val")
