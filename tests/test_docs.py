@@ -110,6 +110,7 @@ def test_public_api():
         "multitask_unet",
         "transunet",
         "unet",
+        "unetplusplus",
     ]
 
 

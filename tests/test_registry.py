@@ -25,6 +25,7 @@ def test_list_models_filters_by_pattern():
         "transunet_tiny",
         "unet_classic_tiny",
         "unet_tiny",
+        "unetplusplus_tiny",
     ]
     assert kerasseg.list_models("deeplab*") == [
         "deeplabv3_mobilenetv2",

@@ -7,6 +7,7 @@ from kerasseg.decoders.fcn import fcn_decoder
 from kerasseg.decoders.fpn import fpn_decoder
 from kerasseg.decoders.linknet import linknet_decoder
 from kerasseg.decoders.unet import unet_decoder
+from kerasseg.decoders.unetplusplus import unetplusplus_decoder
 
 __all__ = [
     "aspp",
@@ -16,4 +17,5 @@ __all__ = [
     "fpn_decoder",
     "linknet_decoder",
     "unet_decoder",
+    "unetplusplus_decoder",
 ]

@@ -12,6 +12,7 @@ from kerasseg.models.multitask import multitask_unet
 from kerasseg.models.transunet import transunet
 from kerasseg.models.unet import attention_unet
 from kerasseg.models.unet import unet
+from kerasseg.models.unetplusplus import unetplusplus
 
 __all__ = [
     "attention_unet",
@@ -26,4 +27,5 @@ __all__ = [
     "multitask_unet",
     "transunet",
     "unet",
+    "unetplusplus",
 ]

@@ -78,7 +78,7 @@ _ARGS_DOC = """
 PRETRAINED_DECODER_FILTERS = (256, 128, 64, 32, 16)
 
 
-def _unet_encoder(
+def unet_encoder(
     input_shape,
     *,
     encoder,
@@ -152,7 +152,7 @@ def _unet(
     normalization = normalization_for(input_normalization)
     encoder_name, encoder = (
         encoder,
-        _unet_encoder(
+        unet_encoder(
             input_shape,
             encoder=encoder,
             encoder_weights=encoder_weights,

@@ -1,0 +1,75 @@
+"""U-Net++: the paper's parameter counts, the nested layout written out
+node by node, and its options."""
+
+import numpy as np
+import pytest
+
+import kerasseg
+
+
+def _conv(k, cin, cout):
+    return k * k * cin * cout + cout
+
+
+def _count(channels, classes, base, depth):
+    """Without batch norm: the U-Net encoder (two 3×3 convolutions per
+    level), node X(i, j) = 2×2 transposed convolution from level i + 1 and
+    two 3×3 convolutions over j earlier nodes plus that upsampling, all of
+    level i's width, and a 1×1 head."""
+    w = [base * 2**i for i in range(depth + 1)]
+    count = _conv(3, channels, w[0]) + _conv(3, w[0], w[0])
+    for i in range(1, depth + 1):
+        count += _conv(3, w[i - 1], w[i]) + _conv(3, w[i], w[i])
+    for j in range(1, depth + 1):
+        for i in range(depth - j + 1):
+            count += 2 * 2 * w[i + 1] * w[i] + w[i]
+            count += _conv(3, (j + 1) * w[i], w[i]) + _conv(3, w[i], w[i])
+    return count + _conv(1, w[0], classes)
+
+
+@pytest.mark.parametrize("channels, depth", [(1, 4), (3, 3)])
+def test_nested_layout_parameter_arithmetic(channels, depth):
+    model = kerasseg.models.unetplusplus(
+        (None, None, channels), 2, depth=depth, batch_norm=False
+    )
+    assert model.count_params() == _count(channels, 2, 32, depth)
+
+
+def test_the_papers_parameter_counts():
+    # Zhou et al. (2018), Table 2: U-Net 7.76 M, UNet++ 9.04 M (base 32,
+    # depth 4, one output).
+    unet = kerasseg.models.unet(
+        (None, None, 1), 1, depth=4, base_filters=32, batch_norm=False
+    )
+    nested = kerasseg.models.unetplusplus((None, None, 1), 1, batch_norm=False)
+    assert round(unet.count_params() / 1e6, 2) == 7.76
+    assert round(nested.count_params() / 1e6, 2) == 9.04
+
+
+def test_over_resnet34_with_segmentation_models_widths():
+    model = kerasseg.build("unetplusplus_resnet34", num_classes=3)
+    names = {layer.name for layer in model.layers}
+    # Levels P1 … P5: nodes on P1 … P4, X(0, 4) the output at stride 2.
+    assert "decoder_x0_4_conv2" in names and "decoder_x1_4_conv2" not in names
+    widths = [
+        model.get_layer(f"decoder_x{i}_1_conv2").filters for i in range(4)
+    ]
+    assert widths == [32, 64, 128, 256]
+    assert model(np.zeros((1, 64, 96, 3), "float32")).shape == (1, 64, 96, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"decoder_filters": [8, 8]}, "one width per level"),
+        ({"decoder_filters": 8}, "list of widths"),
+        ({"decoder_filters": [8, 0, 8]}, "decoder_filters"),
+        ({"encoder": "resnet18", "depth": 3}, "depth"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, match):
+    options = {"depth": 3, "base_filters": 4}
+    if "encoder" in kwargs:
+        options = {}
+    with pytest.raises(ValueError, match=match):
+        kerasseg.models.unetplusplus(num_classes=2, **{**options, **kwargs})
