@@ -108,6 +108,7 @@ def test_public_api():
         "fpn",
         "linknet",
         "multitask_unet",
+        "pspnet",
         "transunet",
         "unet",
         "unetplusplus",

@@ -6,6 +6,7 @@ from kerasseg.decoders.deeplab import deeplabv3plus_decoder
 from kerasseg.decoders.fcn import fcn_decoder
 from kerasseg.decoders.fpn import fpn_decoder
 from kerasseg.decoders.linknet import linknet_decoder
+from kerasseg.decoders.pspnet import psp_decoder
 from kerasseg.decoders.unet import unet_decoder
 from kerasseg.decoders.unetplusplus import unetplusplus_decoder
 
@@ -16,6 +17,7 @@ __all__ = [
     "fcn_decoder",
     "fpn_decoder",
     "linknet_decoder",
+    "psp_decoder",
     "unet_decoder",
     "unetplusplus_decoder",
 ]

@@ -9,6 +9,7 @@ from kerasseg.layers.normalization import PercentileNormalization
 from kerasseg.layers.output import HeadOutput
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
+from kerasseg.layers.pooling import AdaptiveAveragePooling2D
 from kerasseg.layers.preprocessing import ImageNetPreprocessing
 from kerasseg.layers.resize import BilinearUpsample
 from kerasseg.layers.resize import ResizeBy
@@ -20,6 +21,7 @@ from kerasseg.layers.tta import MergeScores
 
 __all__ = [
     "atrous",
+    "AdaptiveAveragePooling2D",
     "AttentionGate",
     "BilinearUpsample",
     "CropToReference",

@@ -9,6 +9,7 @@ from kerasseg.models.fcn import fcn32s
 from kerasseg.models.fpn import fpn
 from kerasseg.models.linknet import linknet
 from kerasseg.models.multitask import multitask_unet
+from kerasseg.models.pspnet import pspnet
 from kerasseg.models.transunet import transunet
 from kerasseg.models.unet import attention_unet
 from kerasseg.models.unet import unet
@@ -25,6 +26,7 @@ __all__ = [
     "fpn",
     "linknet",
     "multitask_unet",
+    "pspnet",
     "transunet",
     "unet",
     "unetplusplus",

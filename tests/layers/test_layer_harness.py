@@ -16,6 +16,10 @@ def _x(*shape, seed=0):
 
 # layer name → (a layer, its inputs: one array or a list of arrays)
 EXAMPLES = {
+    "AdaptiveAveragePooling2D": (
+        lambda: layers.AdaptiveAveragePooling2D(3),
+        lambda: _x(2, 7, 5, 3),
+    ),
     "AttentionGate": (
         lambda: layers.AttentionGate(4),
         lambda: [_x(2, 8, 8, 6), _x(2, 8, 8, 12, seed=1)],

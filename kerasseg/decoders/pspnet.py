@@ -1,0 +1,65 @@
+"""The PSPNet decoder: pyramid pooling on the deepest level."""
+
+import keras
+
+from kerasseg import _validation as check
+from kerasseg.encoders.base import levels_deepest_first
+from kerasseg.layers.pooling import AdaptiveAveragePooling2D
+from kerasseg.layers.resize import ResizeToReference
+
+
+def _conv_bn_relu(x, filters, kernel, *, name):
+    x = keras.layers.Conv2D(
+        filters, kernel, padding="same", use_bias=False, name=f"{name}_conv"
+    )(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def psp_decoder(
+    features, *, bins=(1, 2, 3, 6), filters=512, dropout=0.1, name="decoder"
+):
+    """Decodes like PSPNet (Zhao et al., 2017).
+
+    The deepest features are average-pooled to each grid of `bins`
+    (`kerasseg.layers.AdaptiveAveragePooling2D`, any input size), reduced
+    by a 1×1 convolution to 1/len(bins) of their channels, upsampled
+    bilinearly back and concatenated with the features; a 3×3 convolution
+    to `filters` channels and dropout follow. Each convolution has batch
+    norm and ReLU.
+
+    Args:
+        features: stride-keyed feature dict; only the deepest is read.
+        bins: the pyramid's grid sizes (1, 2, 3, 6 in the paper).
+        filters: channels of the 3×3 convolution (512).
+        dropout: dropout rate before the head (0.1).
+        name: prefix of the layer names.
+
+    Returns:
+        Features at the deepest level's stride.
+    """
+    if isinstance(bins, (int, str)) or not isinstance(bins, (list, tuple)):
+        raise ValueError(
+            "`bins` must be a list of grid sizes, e.g. [1, 2, 3, 6]. "
+            f"Received: bins={bins!r}"
+        )
+    bins = [check.positive_int("bins", b) for b in bins]
+    if not bins or len(set(bins)) != len(bins):
+        raise ValueError(
+            f"`bins` must be distinct grid sizes. Received: bins={bins!r}"
+        )
+    check.positive_int("filters", filters)
+    check.rate("dropout", dropout)
+    x = features[levels_deepest_first(features)[0]]
+    reduced = max(1, x.shape[-1] // len(bins))
+    branches = [x]
+    for size in bins:
+        prefix = f"{name}_pool{size}"
+        y = AdaptiveAveragePooling2D(size, name=f"{prefix}_average")(x)
+        y = _conv_bn_relu(y, reduced, 1, name=prefix)
+        branches.append(ResizeToReference(name=f"{prefix}_resize")([y, x]))
+    x = keras.layers.Concatenate(name=f"{name}_concat")(branches)
+    x = _conv_bn_relu(x, filters, 3, name=f"{name}_bottleneck")
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
