@@ -14,6 +14,8 @@ from kerasseg.encoders.registry import get_encoder
 from kerasseg.encoders.resnet import resnet18_encoder
 from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
+from kerasseg.encoders.resnet import resnet101_encoder
+from kerasseg.encoders.resnet import resnet152_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "get_encoder",
     "level_of",
     "mobilenetv2_encoder",
+    "resnet101_encoder",
+    "resnet152_encoder",
     "resnet18_encoder",
     "resnet34_encoder",
     "resnet50_encoder",

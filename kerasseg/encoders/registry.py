@@ -10,6 +10,8 @@ from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.resnet import resnet18_encoder
 from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
+from kerasseg.encoders.resnet import resnet101_encoder
+from kerasseg.encoders.resnet import resnet152_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
 ENCODERS = {
@@ -19,6 +21,8 @@ ENCODERS = {
     "resnet18": resnet18_encoder,
     "resnet34": resnet34_encoder,
     "resnet50": resnet50_encoder,
+    "resnet101": resnet101_encoder,
+    "resnet152": resnet152_encoder,
     "vgg16": vgg16_encoder,
 }
 
@@ -51,8 +55,8 @@ def get_encoder(
 
     Args:
         name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet18",
-            "resnet34", "resnet50", "mobilenetv2", "efficientnetb0",
-            "vgg16".
+            "resnet34", "resnet50", "resnet101", "resnet152",
+            "mobilenetv2", "efficientnetb0", "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").

@@ -77,6 +77,53 @@ def resnet50_encoder(
     )
 
 
+def _deep_taps(blocks):
+    """ResNet101/152 taps: the last block of each bottleneck stage."""
+    return {
+        1: "conv1_relu",
+        **{
+            stage: f"conv{stage}_block{n}_out"
+            for stage, n in zip(range(2, 6), blocks)
+        },
+    }
+
+
+def _deep_resnet(application, blocks, doc_name):
+    def encoder(
+        input_shape=(None, None, 3),
+        *,
+        weights=None,
+        output_stride=None,
+        batch_norm_momentum=None,
+        name="encoder",
+    ):
+        return application_encoder(
+            application,
+            _deep_taps(blocks),
+            input_shape,
+            weights=weights,
+            output_stride=output_stride,
+            preprocessing="caffe",
+            name=name,
+            batch_norm_momentum=batch_norm_momentum,
+        )
+
+    encoder.__name__ = encoder.__qualname__ = f"{doc_name.lower()}_encoder"
+    encoder.__doc__ = f"""keras.applications.{doc_name} without its top,
+    as a kerasseg encoder: `resnet50_encoder`'s arguments, preprocessing
+    and levels (P1 64 … P5 2048 channels), with stages of
+    {"-".join(map(str, blocks))} bottleneck blocks.
+    """
+    return encoder
+
+
+resnet101_encoder = _deep_resnet(
+    keras.applications.ResNet101, (3, 4, 23, 3), "ResNet101"
+)
+resnet152_encoder = _deep_resnet(
+    keras.applications.ResNet152, (3, 8, 36, 3), "ResNet152"
+)
+
 # === ResNet18 and ResNet34: basic blocks, written with keras.layers ===
 
 # Basic blocks per stage conv2_x … conv5_x, and each stage's width.

@@ -25,17 +25,26 @@ EXAMPLES = {
     "resnet18": ({}, True),
     "resnet34": ({}, True),
     "resnet50": ({}, True),
+    "resnet101": ({}, True),
+    "resnet152": ({}, True),
     "vgg16": ({}, True),
 }
 NAMES = sorted(ENCODERS)
 # The large encoders take 4–7 s per check; the default run checks
 # MobileNetV2 and ResNet18 (and the plain ones), the second tier them all.
 LARGE = {"efficientnetb0", "resnet34", "resnet50"}
+# The deepest ResNets (15–25 s per check) are checked with --run-large.
+HUGE = {"resnet101", "resnet152"}
 
 
 def names(large_marks=pytest.mark.slow):
     return [
-        pytest.param(n, marks=large_marks) if n in LARGE else n for n in NAMES
+        pytest.param(n, marks=pytest.mark.large)
+        if n in HUGE
+        else pytest.param(n, marks=large_marks)
+        if n in LARGE
+        else n
+        for n in NAMES
     ]
 
 
@@ -53,7 +62,7 @@ def test_every_registered_encoder_has_an_example():
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names(large_marks=()))
 def test_stride_keyed_features_at_any_input_channels(name, channels):
     encoder = _build(name, channels)
     assert encoder.name == "encoder"
@@ -96,7 +105,7 @@ def test_output_stride_dilates_the_deepest_levels(name, output_stride):
         assert value.shape[1:3] == (64 // stride, 96 // stride), key
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names(large_marks=()))
 def test_unfreezing_from_a_level_trains_that_level_and_deeper(name):
     encoder = _build(name)
     inputs = keras.Input((None, None, 3))

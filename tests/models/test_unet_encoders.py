@@ -174,3 +174,18 @@ def test_unet_over_resnet18_trains_under_xla():
     losses = history.history["loss"]
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    # keras.applications' documented totals less the 2048 → 1000 classifier.
+    "name, published",
+    [
+        ("resnet101", 44_707_176 - 2_049_000),
+        ("resnet152", 60_419_944 - 2_049_000),
+    ],
+)
+def test_deep_resnets_have_keras_applications_parameters(name, published):
+    encoder = get_encoder(name, (None, None, 3))
+    assert encoder.count_params() == published
+    assert sorted(encoder.output) == ["P1", "P2", "P3", "P4", "P5"]
