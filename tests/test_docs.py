@@ -112,6 +112,7 @@ def test_public_api():
         "transunet",
         "unet",
         "unetplusplus",
+        "upernet",
     ]
 
 

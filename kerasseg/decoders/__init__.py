@@ -9,6 +9,7 @@ from kerasseg.decoders.linknet import linknet_decoder
 from kerasseg.decoders.pspnet import psp_decoder
 from kerasseg.decoders.unet import unet_decoder
 from kerasseg.decoders.unetplusplus import unetplusplus_decoder
+from kerasseg.decoders.upernet import upernet_decoder
 
 __all__ = [
     "aspp",
@@ -20,4 +21,5 @@ __all__ = [
     "psp_decoder",
     "unet_decoder",
     "unetplusplus_decoder",
+    "upernet_decoder",
 ]

@@ -8,7 +8,8 @@ from kerasseg.layers.pooling import AdaptiveAveragePooling2D
 from kerasseg.layers.resize import ResizeToReference
 
 
-def _conv_bn_relu(x, filters, kernel, *, name):
+def conv_bn_relu(x, filters, kernel, *, name):
+    """Convolution without bias → BatchNormalization → ReLU."""
     x = keras.layers.Conv2D(
         filters, kernel, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
@@ -38,6 +39,24 @@ def psp_decoder(
     Returns:
         Features at the deepest level's stride.
     """
+    bins = check_bins(bins)
+    check.positive_int("filters", filters)
+    check.rate("dropout", dropout)
+    x = features[levels_deepest_first(features)[0]]
+    x = pyramid_pooling(
+        x,
+        bins=bins,
+        branch_filters=max(1, x.shape[-1] // len(bins)),
+        filters=filters,
+        name=name,
+    )
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
+    return x
+
+
+def check_bins(bins):
+    """`bins`: distinct positive grid sizes."""
     if isinstance(bins, (int, str)) or not isinstance(bins, (list, tuple)):
         raise ValueError(
             "`bins` must be a list of grid sizes, e.g. [1, 2, 3, 6]. "
@@ -48,18 +67,20 @@ def psp_decoder(
         raise ValueError(
             f"`bins` must be distinct grid sizes. Received: bins={bins!r}"
         )
-    check.positive_int("filters", filters)
-    check.rate("dropout", dropout)
-    x = features[levels_deepest_first(features)[0]]
-    reduced = max(1, x.shape[-1] // len(bins))
+    return bins
+
+
+def pyramid_pooling(x, *, bins, branch_filters, filters, name):
+    """The pyramid pooling module: `x` average-pooled to each grid of
+    `bins`, each reduced by a 1×1 convolution to `branch_filters`,
+    upsampled bilinearly back and concatenated with `x`, then a 3×3
+    convolution to `filters` (each with batch norm and ReLU). Shared by
+    PSPNet and UPerNet."""
     branches = [x]
-    for size in bins:
+    for size in check_bins(bins):
         prefix = f"{name}_pool{size}"
         y = AdaptiveAveragePooling2D(size, name=f"{prefix}_average")(x)
-        y = _conv_bn_relu(y, reduced, 1, name=prefix)
+        y = conv_bn_relu(y, branch_filters, 1, name=prefix)
         branches.append(ResizeToReference(name=f"{prefix}_resize")([y, x]))
     x = keras.layers.Concatenate(name=f"{name}_concat")(branches)
-    x = _conv_bn_relu(x, filters, 3, name=f"{name}_bottleneck")
-    if dropout:
-        x = keras.layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    return x
+    return conv_bn_relu(x, filters, 3, name=f"{name}_bottleneck")

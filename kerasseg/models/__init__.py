@@ -14,6 +14,7 @@ from kerasseg.models.transunet import transunet
 from kerasseg.models.unet import attention_unet
 from kerasseg.models.unet import unet
 from kerasseg.models.unetplusplus import unetplusplus
+from kerasseg.models.upernet import upernet
 
 __all__ = [
     "attention_unet",
@@ -30,4 +31,5 @@ __all__ = [
     "transunet",
     "unet",
     "unetplusplus",
+    "upernet",
 ]
