@@ -279,8 +279,8 @@ def test_conv_encoder_refuses_imagenet_and_output_stride():
         get_encoder("conv", (None, None, 3), weights="imagenet")
     with pytest.raises(ValueError, match="output_stride=16"):
         get_encoder("conv", (None, None, 3), output_stride=16)
-    with pytest.raises(ValueError, match="Unknown encoder 'resnet101'"):
-        get_encoder("resnet101", (None, None, 3))
+    with pytest.raises(ValueError, match="Unknown encoder 'resnet200'"):
+        get_encoder("resnet200", (None, None, 3))
 
 
 def test_unknown_encoder_options_are_named():
