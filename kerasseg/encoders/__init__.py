@@ -8,6 +8,13 @@ from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.conv import conv_encoder
 from kerasseg.encoders.efficientnet import efficientnetb0_encoder
+from kerasseg.encoders.efficientnet import efficientnetb1_encoder
+from kerasseg.encoders.efficientnet import efficientnetb2_encoder
+from kerasseg.encoders.efficientnet import efficientnetb3_encoder
+from kerasseg.encoders.efficientnet import efficientnetb4_encoder
+from kerasseg.encoders.efficientnet import efficientnetb5_encoder
+from kerasseg.encoders.efficientnet import efficientnetb6_encoder
+from kerasseg.encoders.efficientnet import efficientnetb7_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.registry import ENCODERS
 from kerasseg.encoders.registry import get_encoder
@@ -22,6 +29,13 @@ __all__ = [
     "ENCODERS",
     "conv_encoder",
     "efficientnetb0_encoder",
+    "efficientnetb1_encoder",
+    "efficientnetb2_encoder",
+    "efficientnetb3_encoder",
+    "efficientnetb4_encoder",
+    "efficientnetb5_encoder",
+    "efficientnetb6_encoder",
+    "efficientnetb7_encoder",
     "get_encoder",
     "level_of",
     "mobilenetv2_encoder",

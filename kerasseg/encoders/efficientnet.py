@@ -1,4 +1,6 @@
-"""EfficientNetB0 (Tan and Le, 2019) from keras.applications."""
+"""EfficientNetB0–B7 (Tan and Le, 2019) from keras.applications."""
+
+import math
 
 import keras
 import numpy as np
@@ -6,13 +8,28 @@ import numpy as np
 from kerasseg.encoders.applications import adapt_channels
 from kerasseg.encoders.applications import application_encoder
 
-_TAPS = {
-    1: "block1a_project_bn",
-    2: "block2b_add",
-    3: "block3b_add",
-    4: "block5c_add",
-    5: "top_activation",
-}
+# Blocks per stage of B0; the larger models repeat each ceil(depth ×)
+# times. Stages 1–3 end at strides 2, 4 and 8, stage 5 at 16, and the
+# final 1×1 convolution ("top") is the stride-32 output.
+_REPEATS = (1, 2, 2, 3, 3, 4, 1)
+# keras.applications' depth coefficients.
+DEPTHS = {0: 1.0, 1: 1.1, 2: 1.2, 3: 1.4, 4: 1.8, 5: 2.2, 6: 2.6, 7: 3.1}
+
+
+def _taps(depth):
+    """The last layer of stages 1, 2, 3 and 5 (its residual sum, or the
+    projection of a stage of one block) and the top activation."""
+
+    def last(stage):
+        blocks = math.ceil(depth * _REPEATS[stage - 1])
+        if blocks == 1:
+            return f"block{stage}a_project_bn"
+        return f"block{stage}{chr(ord('a') + blocks - 1)}_add"
+
+    return {1: last(1), 2: last(2), 3: last(3), 4: last(5), 5: "top_activation"}
+
+
+_TAPS = _taps(DEPTHS[0])
 
 # What keras.applications' EfficientNet normalizes 0–1 pixels with.
 _MEAN = (0.485, 0.456, 0.406)
@@ -98,3 +115,45 @@ def efficientnetb0_encoder(
         after_load=_set_normalization,
         batch_norm_momentum=batch_norm_momentum,
     )
+
+
+def _larger(variant):
+    application = getattr(keras.applications, f"EfficientNetB{variant}")
+
+    def encoder(
+        input_shape=(None, None, 3),
+        *,
+        weights=None,
+        output_stride=None,
+        batch_norm_momentum=None,
+        name="encoder",
+    ):
+        return application_encoder(
+            application,
+            _taps(DEPTHS[variant]),
+            input_shape,
+            weights=weights,
+            output_stride=output_stride,
+            preprocessing=None,
+            name=name,
+            after_load=_set_normalization,
+            batch_norm_momentum=batch_norm_momentum,
+        )
+
+    encoder.__name__ = encoder.__qualname__ = f"efficientnetb{variant}_encoder"
+    encoder.__doc__ = f"""keras.applications.EfficientNetB{variant} without
+    its top, as a kerasseg encoder: `efficientnetb0_encoder`'s arguments
+    and preprocessing, the stages repeated {DEPTHS[variant]}× as deep
+    (and wider), levels P1 … P5 at the ends of stages 1, 2, 3 and 5 and
+    the top convolution.
+    """
+    return encoder
+
+
+efficientnetb1_encoder = _larger(1)
+efficientnetb2_encoder = _larger(2)
+efficientnetb3_encoder = _larger(3)
+efficientnetb4_encoder = _larger(4)
+efficientnetb5_encoder = _larger(5)
+efficientnetb6_encoder = _larger(6)
+efficientnetb7_encoder = _larger(7)

@@ -6,6 +6,13 @@ import os
 from kerasseg.encoders.applications import check_weights
 from kerasseg.encoders.conv import conv_encoder
 from kerasseg.encoders.efficientnet import efficientnetb0_encoder
+from kerasseg.encoders.efficientnet import efficientnetb1_encoder
+from kerasseg.encoders.efficientnet import efficientnetb2_encoder
+from kerasseg.encoders.efficientnet import efficientnetb3_encoder
+from kerasseg.encoders.efficientnet import efficientnetb4_encoder
+from kerasseg.encoders.efficientnet import efficientnetb5_encoder
+from kerasseg.encoders.efficientnet import efficientnetb6_encoder
+from kerasseg.encoders.efficientnet import efficientnetb7_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.resnet import resnet18_encoder
 from kerasseg.encoders.resnet import resnet34_encoder
@@ -17,6 +24,13 @@ from kerasseg.encoders.vgg import vgg16_encoder
 ENCODERS = {
     "conv": conv_encoder,
     "efficientnetb0": efficientnetb0_encoder,
+    "efficientnetb1": efficientnetb1_encoder,
+    "efficientnetb2": efficientnetb2_encoder,
+    "efficientnetb3": efficientnetb3_encoder,
+    "efficientnetb4": efficientnetb4_encoder,
+    "efficientnetb5": efficientnetb5_encoder,
+    "efficientnetb6": efficientnetb6_encoder,
+    "efficientnetb7": efficientnetb7_encoder,
     "mobilenetv2": mobilenetv2_encoder,
     "resnet18": resnet18_encoder,
     "resnet34": resnet34_encoder,
@@ -56,7 +70,7 @@ def get_encoder(
     Args:
         name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet18",
             "resnet34", "resnet50", "resnet101", "resnet152",
-            "mobilenetv2", "efficientnetb0", "vgg16".
+            "mobilenetv2", "efficientnetb0" … "efficientnetb7", "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").

@@ -21,6 +21,13 @@ from kerasseg.encoders.applications import layer_strides
 EXAMPLES = {
     "conv": ({"depth": 3, "base_filters": 4}, False),
     "efficientnetb0": ({}, True),
+    "efficientnetb1": ({}, True),
+    "efficientnetb2": ({}, True),
+    "efficientnetb3": ({}, True),
+    "efficientnetb4": ({}, True),
+    "efficientnetb5": ({}, True),
+    "efficientnetb6": ({}, True),
+    "efficientnetb7": ({}, True),
     "mobilenetv2": ({"alpha": 0.35}, True),
     "resnet18": ({}, True),
     "resnet34": ({}, True),
@@ -33,8 +40,9 @@ NAMES = sorted(ENCODERS)
 # The large encoders take 4–7 s per check; the default run checks
 # MobileNetV2 and ResNet18 (and the plain ones), the second tier them all.
 LARGE = {"efficientnetb0", "resnet34", "resnet50"}
-# The deepest ResNets (15–25 s per check) are checked with --run-large.
-HUGE = {"resnet101", "resnet152"}
+# The deepest ResNets and EfficientNetB1–B7 (10–40 s per check) are
+# checked with --run-large.
+HUGE = {"resnet101", "resnet152", *(f"efficientnetb{i}" for i in range(1, 8))}
 
 
 def names(large_marks=pytest.mark.slow):

@@ -189,3 +189,43 @@ def test_deep_resnets_have_keras_applications_parameters(name, published):
     encoder = get_encoder(name, (None, None, 3))
     assert encoder.count_params() == published
     assert sorted(encoder.output) == ["P1", "P2", "P3", "P4", "P5"]
+
+
+# EfficientNetB1 … B7: stage ends found from keras.applications' block
+# repeats; levels and counts must match the application's.
+EFFICIENTNET_LEVELS = {
+    1: (16, 24, 40, 112, 1280),
+    2: (16, 24, 48, 120, 1408),
+    3: (24, 32, 48, 136, 1536),
+    4: (24, 32, 56, 160, 1792),
+    5: (24, 40, 64, 176, 2048),
+    6: (32, 40, 72, 200, 2304),
+    7: (32, 48, 80, 224, 2560),
+}
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(v, marks=pytest.mark.slow if v < 3 else pytest.mark.large)
+        for v in EFFICIENTNET_LEVELS
+    ],
+)
+def test_larger_efficientnets_match_keras_applications(variant):
+    encoder = get_encoder(f"efficientnetb{variant}", (None, None, 3))
+    application = getattr(keras.applications, f"EfficientNetB{variant}")(
+        include_top=False, weights=None, input_shape=(None, None, 3)
+    )
+    assert encoder.count_params() == application.count_params()
+    features = encoder(np.zeros((1, 64, 64, 3), "float32"))
+    assert [features[f"P{n}"].shape[1] for n in range(1, 6)] == [
+        32,
+        16,
+        8,
+        4,
+        2,
+    ]
+    assert (
+        tuple(features[f"P{n}"].shape[-1] for n in range(1, 6))
+        == (EFFICIENTNET_LEVELS[variant])
+    )
