@@ -73,3 +73,25 @@ def test_bad_options_are_refused(kwargs, match):
         options = {}
     with pytest.raises(ValueError, match=match):
         kerasseg.models.unetplusplus(num_classes=2, **{**options, **kwargs})
+
+
+def test_over_resnet50_parameter_arithmetic():
+    from tests.models.test_unet_encoders import RESNET50_NOTOP
+
+    model = kerasseg.models.unetplusplus(
+        (None, None, 3), 4, encoder="resnet50", upsampling="nearest"
+    )
+    e = (64, 256, 512, 1024, 2048)  # P1 … P5
+    w = (32, 64, 128, 256)  # node widths of P1 … P4
+    count = 0
+    for j in range(1, 5):
+        for i in range(5 - j):
+            # X(i, 0), j - 1 earlier nodes, the node below (nearest
+            # upsampling keeps its channels).
+            below = e[i + 1] if j == 1 else w[i + 1]
+            joined = e[i] + (j - 1) * w[i] + below
+            count += 9 * joined * w[i] + 2 * w[i]  # no bias, BN's γ, β
+            count += 9 * w[i] * w[i] + 2 * w[i]
+    head = 32 * 4 + 4
+    trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
+    assert trainable == RESNET50_NOTOP + count + head
