@@ -14,9 +14,12 @@ with several outputs use the two halves, `encode` and `to_input_size`.
 """
 
 import dataclasses
+import functools
 
 import keras
 
+from kerasseg import _validation as check
+from kerasseg import heads
 from kerasseg.encoders import get_encoder
 from kerasseg.encoders.base import check_encoder
 from kerasseg.encoders.base import levels_deepest_first
@@ -24,6 +27,23 @@ from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.base import total_stride
 from kerasseg.layers.padding import CropToReference
 from kerasseg.layers.padding import PadToMultiple
+
+
+def check_segmenter(input_shape, num_classes, activation):
+    """The arguments every segmentation builder checks before building:
+    returns the validated `(input_shape, num_classes)`."""
+    input_shape = check.image_shape(input_shape)
+    num_classes = check.positive_int("num_classes", num_classes)
+    check.activation(activation, num_classes)
+    return input_shape, num_classes
+
+
+def segmentation_head(num_classes, activation):
+    """The `head` argument of `compose` for a segmenter: a 1×1
+    convolution to `num_classes` (`kerasseg.heads.segmentation_head`)."""
+    return functools.partial(
+        heads.segmentation_head, num_classes=num_classes, activation=activation
+    )
 
 
 def _needs_padding(input_shape, stride):

@@ -3,13 +3,14 @@
 import functools
 
 from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.deeplab import deeplabv3_decoder
 from kerasseg.decoders.deeplab import deeplabv3plus_decoder
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.base import total_stride
 from kerasseg.models.base import build_encoder
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
 
@@ -97,12 +98,12 @@ def deeplabv3plus(
         Semantic Image Segmentation", ECCV 2018.
         https://arxiv.org/abs/1802.02611
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     check.positive_int("filters", filters)
     check.positive_int("low_level_filters", low_level_filters)
     check.rate("dropout", dropout)
-    check.activation(activation, num_classes)
     features = build_encoder(
         encoder,
         input_shape,
@@ -122,11 +123,7 @@ def deeplabv3plus(
             dropout=dropout,
             separable=separable,
         ),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=stride_of("P2"),
         name=name,
     )
@@ -199,11 +196,11 @@ def deeplabv3(
         Chen et al., "Rethinking Atrous Convolution for Semantic Image
         Segmentation", 2017. https://arxiv.org/abs/1706.05587
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     check.positive_int("filters", filters)
     check.rate("dropout", dropout)
-    check.activation(activation, num_classes)
     features = build_encoder(
         encoder,
         input_shape,
@@ -221,11 +218,7 @@ def deeplabv3(
             dropout=dropout,
             separable=separable,
         ),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=total_stride(features.output),
         name=name,
     )

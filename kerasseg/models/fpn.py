@@ -2,12 +2,12 @@
 
 import functools
 
-from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.fpn import fpn_decoder
 from kerasseg.encoders.base import stride_of
 from kerasseg.models.base import build_encoder
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
 
@@ -72,9 +72,9 @@ def fpn(
         Kirillov et al., "Panoptic Feature Pyramid Networks", CVPR 2019.
         https://arxiv.org/abs/1901.02446
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
-    check.activation(activation, num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     decoder = functools.partial(
         fpn_decoder,
         pyramid_filters=pyramid_filters,
@@ -92,11 +92,7 @@ def fpn(
             options=encoder_options,
         ),
         decoder=decoder,
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=stride_of("P2"),
         name=name,
     )

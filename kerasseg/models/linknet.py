@@ -3,10 +3,11 @@
 import functools
 
 from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.linknet import linknet_decoder
 from kerasseg.models.base import build_encoder
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
 
@@ -63,10 +64,10 @@ def linknet(
         Representations for Efficient Semantic Segmentation", VCIP 2017.
         https://arxiv.org/abs/1707.03718
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     check.positive_int("final_filters", final_filters)
-    check.activation(activation, num_classes)
     return compose(
         input_shape,
         encoder=build_encoder(
@@ -76,11 +77,7 @@ def linknet(
             options=encoder_options,
         ),
         decoder=functools.partial(linknet_decoder, final_filters=final_filters),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=1,
         name=name,
     )

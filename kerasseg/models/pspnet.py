@@ -2,12 +2,12 @@
 
 import functools
 
-from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.pspnet import psp_decoder
 from kerasseg.encoders.base import total_stride
 from kerasseg.models.base import build_encoder
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
 
@@ -68,9 +68,9 @@ def pspnet(
         Zhao et al., "Pyramid Scene Parsing Network", CVPR 2017.
         https://arxiv.org/abs/1612.01105
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
-    check.activation(activation, num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     features = build_encoder(
         encoder,
         input_shape,
@@ -84,11 +84,7 @@ def pspnet(
         decoder=functools.partial(
             psp_decoder, bins=bins, filters=filters, dropout=dropout
         ),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=total_stride(features.output),
         name=name,
     )

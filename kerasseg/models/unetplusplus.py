@@ -3,13 +3,14 @@
 import functools
 
 from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.unet import UPSAMPLING_MODES
 from kerasseg.decoders.unetplusplus import unetplusplus_decoder
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
 from kerasseg.layers.normalization import normalization_for
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.models.unet import PRETRAINED_DECODER_FILTERS
 from kerasseg.models.unet import unet_encoder
 from kerasseg.registry import register_model
@@ -84,10 +85,10 @@ def unetplusplus(
         Zhou et al., "UNet++: A Nested U-Net Architecture for Medical Image
         Segmentation", DLMIA 2018. https://arxiv.org/abs/1807.10165
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     check.one_of("upsampling", upsampling, UPSAMPLING_MODES)
-    check.activation(activation, num_classes)
     normalization = normalization_for(input_normalization)
     features = unet_encoder(
         input_shape,
@@ -114,11 +115,7 @@ def unetplusplus(
             batch_norm=batch_norm,
             upsampling=upsampling,
         ),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         normalization=normalization,
         decoder_stride=stride_of(keys[-1]),
         name=name,

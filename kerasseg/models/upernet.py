@@ -2,12 +2,12 @@
 
 import functools
 
-from kerasseg import _validation as check
-from kerasseg import heads
 from kerasseg.decoders.upernet import upernet_decoder
 from kerasseg.encoders.base import stride_of
 from kerasseg.models.base import build_encoder
+from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import segmentation_head
 from kerasseg.registry import register_model
 from kerasseg.zoo import with_weights
 
@@ -67,9 +67,9 @@ def upernet(
         Xiao et al., "Unified Perceptual Parsing for Scene Understanding",
         ECCV 2018. https://arxiv.org/abs/1807.10221
     """
-    input_shape = check.image_shape(input_shape)
-    num_classes = check.positive_int("num_classes", num_classes)
-    check.activation(activation, num_classes)
+    input_shape, num_classes = check_segmenter(
+        input_shape, num_classes, activation
+    )
     return compose(
         input_shape,
         encoder=build_encoder(
@@ -81,11 +81,7 @@ def upernet(
         decoder=functools.partial(
             upernet_decoder, filters=filters, bins=bins, dropout=dropout
         ),
-        head=functools.partial(
-            heads.segmentation_head,
-            num_classes=num_classes,
-            activation=activation,
-        ),
+        head=segmentation_head(num_classes, activation),
         decoder_stride=stride_of("P2"),
         name=name,
     )
