@@ -30,8 +30,9 @@ _ARGS_DOC = """
             (segmentation_models' U-Net), which normalizes raw 0–255 pixels
             itself.
         encoder_weights: None, "imagenet" or a weights file (see
-            `kerasseg.encoders.get_encoder`); not for "conv", which takes
-            `.weights.h5` files through `encoder_options` neither.
+            `kerasseg.encoders.get_encoder`); not for "conv" (start its
+            weights from another model with `model.encoder_from` or
+            `kerasseg.copy_encoder_weights`).
         encoder_options: dict of further arguments of a non-"conv"
             encoder (e.g. `alpha` for "mobilenetv2").
         decoder_filters: the width of each decoder block, deepest first.
