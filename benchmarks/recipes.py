@@ -24,7 +24,8 @@ from the Fashion-MNIST test images).
 `multitask` (benchmarks/recipes/multitask/): a U-Net (`single_task.yaml`)
 against the multi-task U-Net with an image-level "which garments" output
 on the same encoder (`multitask.yaml`), both 300 steps on 640 labelled
-scenes, scored on their masks.
+scenes, scored on their masks, with BatchNorm statistics as trained and
+recalibrated (as `transfer`).
 
 `transfer` (benchmarks/recipes/transfer/): a U-Net trained on the 11
 BBBC007 nuclei images from scratch (`scratch.yaml`) against the same with
@@ -89,6 +90,14 @@ def _write_target_images(folder):
         Image.fromarray(scene).save(folder / f"scene-{n:04d}.png")
 
 
+# The saved model's BatchNorm statistics: the moving averages as trained,
+# or averaged over 50 training batches (the configs' setting;
+# docs/training.md).
+BATCH_NORM_VARIANTS = {
+    "as trained": ["train.batch_norm_recalibration=0"],
+    "recalibrated": [],
+}
+
 # recipe → its configs, the held-out sets every run is scored on (name →
 # config overrides of the validation split) and what to prepare first.
 RECIPES = {
@@ -106,17 +115,13 @@ RECIPES = {
     },
     "multitask": {
         "configs": ("single_task", "multitask"),
+        "variants": BATCH_NORM_VARIANTS,
+        "variant_header": "BatchNorm statistics",
         "held_out": {"black": ["data.options={num_scenes: 3200}"]},
     },
     "transfer": {
         "configs": ("scratch", "fashion"),
-        # The saved model's BatchNorm statistics: the moving averages as
-        # trained, or averaged over 50 training batches (the configs'
-        # setting; docs/training.md).
-        "variants": {
-            "as trained": ["train.batch_norm_recalibration=0"],
-            "recalibrated": [],
-        },
+        "variants": BATCH_NORM_VARIANTS,
         "variant_header": "BatchNorm statistics",
         "held_out": {"nuclei": []},
     },
