@@ -23,6 +23,17 @@ def positive_int(name, value, *, minimum=1):
     return int(value)
 
 
+def positive_ints(name, value, *, what, example):
+    """Returns `value` as a tuple if it is a list or tuple of integers >= 1,
+    else raises, saying it wants a list of `what` such as `example`."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(
+            f"`{name}` must be a list of {what}, e.g. {example}. "
+            f"Received: {name}={value!r}"
+        )
+    return tuple(positive_int(name, item) for item in value)
+
+
 def rate(name, value):
     """Returns `value` if it is a float in [0, 1), else raises."""
     if (

@@ -57,12 +57,9 @@ def psp_decoder(
 
 def check_bins(bins):
     """`bins`: distinct positive grid sizes."""
-    if isinstance(bins, (int, str)) or not isinstance(bins, (list, tuple)):
-        raise ValueError(
-            "`bins` must be a list of grid sizes, e.g. [1, 2, 3, 6]. "
-            f"Received: bins={bins!r}"
-        )
-    bins = [check.positive_int("bins", b) for b in bins]
+    bins = check.positive_ints(
+        "bins", bins, what="grid sizes", example=[1, 2, 3, 6]
+    )
     if not bins or len(set(bins)) != len(bins):
         raise ValueError(
             f"`bins` must be distinct grid sizes. Received: bins={bins!r}"
@@ -75,9 +72,9 @@ def pyramid_pooling(x, *, bins, branch_filters, filters, name):
     `bins`, each reduced by a 1×1 convolution to `branch_filters`,
     upsampled bilinearly back and concatenated with `x`, then a 3×3
     convolution to `filters` (each with batch norm and ReLU). Shared by
-    PSPNet and UPerNet."""
+    PSPNet and UPerNet, whose decoders check `bins` first."""
     branches = [x]
-    for size in check_bins(bins):
+    for size in bins:
         prefix = f"{name}_pool{size}"
         y = AdaptiveAveragePooling2D(size, name=f"{prefix}_average")(x)
         y = conv_bn_relu(y, branch_filters, 1, name=prefix)

@@ -105,14 +105,12 @@ def check_filters(filters, deepest_level):
     """`decoder_filters`: positive widths, at most one per 2× step from
     the deepest level (`deepest_level`, stride `2**deepest_level`) to
     the input's resolution."""
-    if isinstance(filters, int) or not isinstance(filters, (list, tuple)):
-        raise ValueError(
-            "`decoder_filters` must be a list of block widths, deepest "
-            f"first, e.g. [256, 128, 64, 32, 16]. Received: {filters!r}"
-        )
-    filters = tuple(filters)
-    for width in filters:
-        check.positive_int("decoder_filters", width)
+    filters = check.positive_ints(
+        "decoder_filters",
+        filters,
+        what="block widths, deepest first",
+        example=[256, 128, 64, 32, 16],
+    )
     if not 1 <= len(filters) <= deepest_level:
         raise ValueError(
             f"`decoder_filters` takes 1 to {deepest_level} widths: each "

@@ -52,14 +52,12 @@ def unetplusplus_decoder(
     if filters is None:
         widths = [features[k].shape[-1] for k in keys]
     else:
-        if isinstance(filters, (int, str)) or not isinstance(
-            filters, (list, tuple)
-        ):
-            raise ValueError(
-                "`decoder_filters` must be a list of widths, one per level, "
-                f"shallowest first. Received: {filters!r}"
-            )
-        widths = [check.positive_int("decoder_filters", w) for w in filters]
+        widths = check.positive_ints(
+            "decoder_filters",
+            filters,
+            what="widths, one per level, shallowest first",
+            example=[32, 64, 128, 256],
+        )
         if len(widths) != len(keys) - 1:
             raise ValueError(
                 "`decoder_filters` of U-Net++ takes one width per level "

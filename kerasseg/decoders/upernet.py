@@ -4,6 +4,7 @@ whose levels are fused at stride 4."""
 import keras
 
 from kerasseg import _validation as check
+from kerasseg.decoders.pspnet import check_bins
 from kerasseg.decoders.pspnet import conv_bn_relu
 from kerasseg.decoders.pspnet import pyramid_pooling
 from kerasseg.encoders.base import level_of
@@ -39,6 +40,7 @@ def upernet_decoder(
     Returns:
         Features at stride 4.
     """
+    bins = check_bins(bins)
     check.positive_int("filters", filters)
     check.rate("dropout", dropout)
     keys = [k for k in levels_deepest_first(features) if level_of(k) >= 2]

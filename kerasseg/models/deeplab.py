@@ -21,12 +21,9 @@ def _atrous_rates(rates, encoder):
     if rates is None:
         scale = 16 // total_stride(encoder.output) or 1
         rates = tuple(rate * scale for rate in (6, 12, 18))
-    if isinstance(rates, (int, str)) or not isinstance(rates, (list, tuple)):
-        raise ValueError(
-            "`atrous_rates` must be a list of positive integers, e.g. "
-            f"[6, 12, 18]. Received: atrous_rates={rates!r}"
-        )
-    return tuple(check.positive_int("atrous_rates", rate) for rate in rates)
+    return check.positive_ints(
+        "atrous_rates", rates, what="positive integers", example=[6, 12, 18]
+    )
 
 
 def deeplabv3plus(
