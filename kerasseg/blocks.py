@@ -29,6 +29,37 @@ def conv_block(x, filters, *, batch_norm, name, convs=2):
     return x
 
 
+def conv_bn_relu(
+    x,
+    filters,
+    kernel,
+    *,
+    name,
+    conv=keras.layers.Conv2D,
+    epsilon=1e-3,
+    **options,
+):
+    """One 'same'-padded convolution without bias → batch norm → ReLU,
+    named f"{name}_conv", f"{name}_bn", f"{name}_relu".
+
+    Args:
+        conv: the convolution class (e.g. a `kerasseg.layers.atrous`
+            layer); `options` go to it (e.g. `dilation_rate`).
+        epsilon: the batch norm's epsilon (1e-5 where a layout follows
+            PyTorch's).
+    """
+    x = conv(
+        filters,
+        kernel,
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
+        **options,
+    )(x)
+    x = keras.layers.BatchNormalization(epsilon=epsilon, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
 def upsample(x, filters, *, factor, mode, name):
     """Upsamples by an integer `factor` and maps to `filters` channels.
 

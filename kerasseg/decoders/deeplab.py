@@ -3,6 +3,7 @@ convolution (DeepLabV3) or a stride-4 skip and two (DeepLabV3+)."""
 
 import keras
 
+from kerasseg.blocks import conv_bn_relu
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
 from kerasseg.layers import atrous
@@ -16,16 +17,9 @@ def _conv_bn_relu(x, filters, kernel, *, name, dilation=1, separable=False):
     conv = atrous.Conv2D
     if separable and kernel > 1:
         conv = atrous.SeparableConv2D
-    x = conv(
-        filters,
-        kernel,
-        padding="same",
-        dilation_rate=dilation,
-        use_bias=False,
-        name=f"{name}_conv",
-    )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
+    return conv_bn_relu(
+        x, filters, kernel, name=name, conv=conv, dilation_rate=dilation
+    )
 
 
 def aspp(x, *, filters, atrous_rates, dropout, separable=True, name="aspp"):

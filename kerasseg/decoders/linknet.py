@@ -2,28 +2,23 @@
 
 import keras
 
+from kerasseg.blocks import conv_bn_relu
 from kerasseg.encoders.base import key_of
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import levels_deepest_first
-
-
-def _conv_bn_relu(x, filters, *, name):
-    x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
 def _block(x, filters, *, name):
     """1×1 to a quarter of the channels, 4×4 transposed convolution ×2
     (stride 2, with bias, batch norm, ReLU), 1×1 to `filters`."""
     quarter = max(1, x.shape[-1] // 4)
-    x = _conv_bn_relu(x, quarter, name=f"{name}_reduce")
+    x = conv_bn_relu(x, quarter, 1, epsilon=1e-5, name=f"{name}_reduce")
     x = keras.layers.Conv2DTranspose(
         quarter, 4, strides=2, padding="same", name=f"{name}_up_transpose"
     )(x)
     x = keras.layers.BatchNormalization(epsilon=1e-5, name=f"{name}_up_bn")(x)
     x = keras.layers.ReLU(name=f"{name}_up_relu")(x)
-    return _conv_bn_relu(x, filters, name=f"{name}_expand")
+    return conv_bn_relu(x, filters, 1, epsilon=1e-5, name=f"{name}_expand")
 
 
 def linknet_decoder(features, *, final_filters=32, name="decoder"):

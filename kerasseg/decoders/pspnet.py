@@ -3,18 +3,10 @@
 import keras
 
 from kerasseg import _validation as check
+from kerasseg.blocks import conv_bn_relu
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.layers.pooling import AdaptiveAveragePooling2D
 from kerasseg.layers.resize import ResizeToReference
-
-
-def conv_bn_relu(x, filters, kernel, *, name):
-    """Convolution without bias → BatchNormalization → ReLU."""
-    x = keras.layers.Conv2D(
-        filters, kernel, padding="same", use_bias=False, name=f"{name}_conv"
-    )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
 def psp_decoder(

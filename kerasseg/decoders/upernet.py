@@ -4,8 +4,8 @@ whose levels are fused at stride 4."""
 import keras
 
 from kerasseg import _validation as check
+from kerasseg.blocks import conv_bn_relu
 from kerasseg.decoders.pspnet import check_bins
-from kerasseg.decoders.pspnet import conv_bn_relu
 from kerasseg.decoders.pspnet import pyramid_pooling
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import levels_deepest_first
