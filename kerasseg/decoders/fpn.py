@@ -4,7 +4,7 @@ import keras
 
 from kerasseg import _validation as check
 from kerasseg.encoders.base import level_of
-from kerasseg.encoders.base import levels_deepest_first
+from kerasseg.encoders.base import pyramid_levels
 from kerasseg.layers.resize import BilinearUpsample
 
 MERGE_MODES = ("add", "concat")
@@ -65,12 +65,7 @@ def fpn_decoder(
             f"({segmentation_filters}): GroupNorm splits the channels into "
             "equal groups."
         )
-    keys = [k for k in levels_deepest_first(features) if level_of(k) >= 2]
-    if "P2" not in keys or len(keys) < 2:
-        raise ValueError(
-            "FPN needs the stride-4 features 'P2' and a deeper level; the "
-            f"encoder gives {sorted(features, key=level_of)}."
-        )
+    keys = pyramid_levels(features, model="FPN")
     # Top-down pathway, deepest first.
     pyramid = {}
     for deeper, key in zip([None, *keys], keys):

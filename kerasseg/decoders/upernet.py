@@ -8,7 +8,7 @@ from kerasseg.blocks import conv_bn_relu
 from kerasseg.decoders.pspnet import check_bins
 from kerasseg.decoders.pspnet import pyramid_pooling
 from kerasseg.encoders.base import level_of
-from kerasseg.encoders.base import levels_deepest_first
+from kerasseg.encoders.base import pyramid_levels
 from kerasseg.layers.resize import ResizeToReference
 
 
@@ -43,12 +43,7 @@ def upernet_decoder(
     bins = check_bins(bins)
     check.positive_int("filters", filters)
     check.rate("dropout", dropout)
-    keys = [k for k in levels_deepest_first(features) if level_of(k) >= 2]
-    if "P2" not in keys or len(keys) < 2:
-        raise ValueError(
-            "UPerNet needs the stride-4 features 'P2' and a deeper level; "
-            f"the encoder gives {sorted(features, key=level_of)}."
-        )
+    keys = pyramid_levels(features, model="UPerNet")
     top = pyramid_pooling(
         features[keys[0]],
         bins=bins,

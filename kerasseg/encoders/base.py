@@ -46,6 +46,23 @@ def levels_deepest_first(features):
     return sorted(features, key=level_of, reverse=True)
 
 
+def pyramid_levels(features, *, model):
+    """The keys of P2 (stride 4) and every deeper level, deepest first:
+    the levels a feature pyramid (FPN, UPerNet) reads.
+
+    Raises:
+        ValueError: if the dict lacks P2 or any deeper level; the message
+            names `model` and the levels the encoder gives.
+    """
+    keys = [k for k in levels_deepest_first(features) if level_of(k) >= 2]
+    if "P2" not in keys or len(keys) < 2:
+        raise ValueError(
+            f"{model} needs the stride-4 features 'P2' and a deeper level; "
+            f"the encoder gives {sorted(features, key=level_of)}."
+        )
+    return keys
+
+
 def total_stride(features):
     """Returns the stride of the deepest feature map in a feature dict."""
     return stride_of(levels_deepest_first(features)[0])
