@@ -320,6 +320,37 @@ def application_encoder(
     return encoder
 
 
+# === A family member as a named encoder function ===
+
+
+def family_encoder(function_name, doc, build):
+    """An encoder function with the family's public signature
+    `(input_shape, *, weights, output_stride, batch_norm_momentum, name)`
+    that calls `build` with those arguments; for families whose members
+    differ only in what `build` is bound to (ResNet18/34/101/152,
+    EfficientNetB1–B7)."""
+
+    def encoder(
+        input_shape=(None, None, 3),
+        *,
+        weights=None,
+        output_stride=None,
+        batch_norm_momentum=None,
+        name="encoder",
+    ):
+        return build(
+            input_shape,
+            weights=weights,
+            output_stride=output_stride,
+            batch_norm_momentum=batch_norm_momentum,
+            name=name,
+        )
+
+    encoder.__name__ = encoder.__qualname__ = function_name
+    encoder.__doc__ = doc
+    return encoder
+
+
 # === Which stride each layer works at (for unfreezing by level) ===
 
 

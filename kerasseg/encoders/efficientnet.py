@@ -1,5 +1,6 @@
 """EfficientNetB0–B7 (Tan and Le, 2019) from keras.applications."""
 
+import functools
 import math
 
 import keras
@@ -7,6 +8,7 @@ import numpy as np
 
 from kerasseg.encoders.applications import adapt_channels
 from kerasseg.encoders.applications import application_encoder
+from kerasseg.encoders.applications import family_encoder
 
 # Blocks per stage of B0; the larger models repeat each ceil(depth ×)
 # times. Stages 1–3 end at strides 2, 4 and 8, stage 5 at 16, and the
@@ -118,36 +120,22 @@ def efficientnetb0_encoder(
 
 
 def _larger(variant):
-    application = getattr(keras.applications, f"EfficientNetB{variant}")
-
-    def encoder(
-        input_shape=(None, None, 3),
-        *,
-        weights=None,
-        output_stride=None,
-        batch_norm_momentum=None,
-        name="encoder",
-    ):
-        return application_encoder(
-            application,
-            _taps(DEPTHS[variant]),
-            input_shape,
-            weights=weights,
-            output_stride=output_stride,
-            preprocessing=None,
-            name=name,
-            after_load=_set_normalization,
-            batch_norm_momentum=batch_norm_momentum,
-        )
-
-    encoder.__name__ = encoder.__qualname__ = f"efficientnetb{variant}_encoder"
-    encoder.__doc__ = f"""keras.applications.EfficientNetB{variant} without
+    return family_encoder(
+        f"efficientnetb{variant}_encoder",
+        f"""keras.applications.EfficientNetB{variant} without
     its top, as a kerasseg encoder: `efficientnetb0_encoder`'s arguments
     and preprocessing, the stages repeated {DEPTHS[variant]}× as deep
     (and wider), levels P1 … P5 at the ends of stages 1, 2, 3 and 5 and
     the top convolution.
-    """
-    return encoder
+    """,
+        functools.partial(
+            application_encoder,
+            getattr(keras.applications, f"EfficientNetB{variant}"),
+            _taps(DEPTHS[variant]),
+            preprocessing=None,
+            after_load=_set_normalization,
+        ),
+    )
 
 
 efficientnetb1_encoder = _larger(1)

@@ -8,6 +8,7 @@ import functools
 import keras
 
 from kerasseg.encoders.applications import application_encoder
+from kerasseg.encoders.applications import family_encoder
 
 # Stage outputs: the stem's activation at stride 2, then conv2_x … conv5_x.
 _TAPS = {
@@ -88,41 +89,26 @@ def _deep_taps(blocks):
     }
 
 
-def _deep_resnet(application, blocks, doc_name):
-    def encoder(
-        input_shape=(None, None, 3),
-        *,
-        weights=None,
-        output_stride=None,
-        batch_norm_momentum=None,
-        name="encoder",
-    ):
-        return application_encoder(
-            application,
-            _deep_taps(blocks),
-            input_shape,
-            weights=weights,
-            output_stride=output_stride,
-            preprocessing="caffe",
-            name=name,
-            batch_norm_momentum=batch_norm_momentum,
-        )
-
-    encoder.__name__ = encoder.__qualname__ = f"{doc_name.lower()}_encoder"
-    encoder.__doc__ = f"""keras.applications.{doc_name} without its top,
+def _deep_resnet(application, blocks):
+    family = application.__name__
+    return family_encoder(
+        f"{family.lower()}_encoder",
+        f"""keras.applications.{family} without its top,
     as a kerasseg encoder: `resnet50_encoder`'s arguments, preprocessing
     and levels (P1 64 … P5 2048 channels), with stages of
     {"-".join(map(str, blocks))} bottleneck blocks.
-    """
-    return encoder
+    """,
+        functools.partial(
+            application_encoder,
+            application,
+            _deep_taps(blocks),
+            preprocessing="caffe",
+        ),
+    )
 
 
-resnet101_encoder = _deep_resnet(
-    keras.applications.ResNet101, (3, 4, 23, 3), "ResNet101"
-)
-resnet152_encoder = _deep_resnet(
-    keras.applications.ResNet152, (3, 8, 36, 3), "ResNet152"
-)
+resnet101_encoder = _deep_resnet(keras.applications.ResNet101, (3, 4, 23, 3))
+resnet152_encoder = _deep_resnet(keras.applications.ResNet152, (3, 8, 36, 3))
 
 # === ResNet18 and ResNet34: basic blocks, written with keras.layers ===
 
@@ -263,45 +249,18 @@ _BASIC_DOC = """{family} (basic blocks {blocks}) as a kerasseg encoder.
 """
 
 
-def resnet18_encoder(
-    input_shape=(None, None, 3),
-    *,
-    weights=None,
-    output_stride=None,
-    batch_norm_momentum=None,
-    name="encoder",
-):
-    return _basic_resnet_encoder(
-        "ResNet18",
-        input_shape,
-        weights=weights,
-        output_stride=output_stride,
-        batch_norm_momentum=batch_norm_momentum,
-        name=name,
+def _basic_resnet_family(family, params):
+    return family_encoder(
+        f"{family.lower()}_encoder",
+        _BASIC_DOC.format(
+            family=family,
+            blocks="-".join(map(str, _BASIC_BLOCKS[family])),
+            params=params,
+            name=family.lower(),
+        ),
+        functools.partial(_basic_resnet_encoder, family),
     )
 
 
-def resnet34_encoder(
-    input_shape=(None, None, 3),
-    *,
-    weights=None,
-    output_stride=None,
-    batch_norm_momentum=None,
-    name="encoder",
-):
-    return _basic_resnet_encoder(
-        "ResNet34",
-        input_shape,
-        weights=weights,
-        output_stride=output_stride,
-        batch_norm_momentum=batch_norm_momentum,
-        name=name,
-    )
-
-
-resnet18_encoder.__doc__ = _BASIC_DOC.format(
-    family="ResNet18", blocks="2-2-2-2", params=11_176_512, name="resnet18"
-)
-resnet34_encoder.__doc__ = _BASIC_DOC.format(
-    family="ResNet34", blocks="3-4-6-3", params=21_284_672, name="resnet34"
-)
+resnet18_encoder = _basic_resnet_family("ResNet18", 11_176_512)
+resnet34_encoder = _basic_resnet_family("ResNet34", 21_284_672)
