@@ -15,6 +15,7 @@ import json
 import sys
 
 from _report import report
+from _zoo import entry_and_config
 
 DEFAULT_ENTRIES = ("unet.nuclei_bbbc007", "unet.fashion_scenes")
 
@@ -24,15 +25,8 @@ def measure(name, batches, scenes):
     from kerasseg.training import batch_norm
     from kerasseg.training import builders
     from kerasseg.zoo import evaluate as zoo_evaluate
-    from kerasseg.zoo import records
 
-    record = records.get(name)
-    config = zoo_evaluate.entry_config(record)
-    if config["data"]["dataset"] == "fashion_scenes":
-        config["data"]["options"] = {
-            **config["data"]["options"],
-            "num_scenes": scenes,
-        }
+    record, config = entry_and_config(name, scenes)
     model = zoo.load(name)
     rows = []
     for statistics in ("as shipped", "recalibrated"):

@@ -17,6 +17,7 @@ import sys
 import time
 
 from _report import report
+from _zoo import entry_and_config
 
 # name → (transforms, scales); transforms None: the model alone.
 # "horizontal" keeps garments upright: Fashion-MNIST items never appear
@@ -38,15 +39,8 @@ def measure(name, scenes, settings=tuple(SETTINGS)):
     from kerasseg import zoo
     from kerasseg.training import builders
     from kerasseg.zoo import evaluate as zoo_evaluate
-    from kerasseg.zoo import records
 
-    record = records.get(name)
-    config = zoo_evaluate.entry_config(record)
-    if config["data"]["dataset"] == "fashion_scenes":
-        config["data"]["options"] = {
-            **config["data"]["options"],
-            "num_scenes": scenes,
-        }
+    record, config = entry_and_config(name, scenes)
     base = zoo.load(name)
     rows = []
     for setting in settings:
