@@ -139,6 +139,8 @@ RECIPES = {
     },
     "adversarial": {
         "configs": ("cross_entropy", "adversarial"),
+        "variants": BATCH_NORM_VARIANTS,
+        "variant_header": "BatchNorm statistics",
         "held_out": {"black": ["data.options={num_scenes: 1000}"]},
     },
 }
