@@ -5,6 +5,7 @@
                          each completed epoch (the last two are kept)
     best.weights.h5      the weights with the best `train.monitor`
     history.json, history.csv   one row per epoch
+    curves.svg           the training curves (kerasseg.training.curves)
     compile.json         the measured `jit_compile: auto` choice
     logs/                TensorBoard
     model.keras          the final model (best weights)
@@ -27,6 +28,7 @@ import numpy as np
 
 from kerasseg import _files
 from kerasseg.training import config as config_module
+from kerasseg.training import curves
 
 CHECKPOINTS = "checkpoints"
 KEEP_CHECKPOINTS = 2
@@ -70,7 +72,8 @@ def _clean_partial(run_dir):
 
 
 def write_history(history, run_dir):
-    """`history.json` and `history.csv`: one row per completed epoch."""
+    """`history.json` and `history.csv` (one row per completed epoch) and
+    `curves.svg`, their picture."""
     _files.write_json(os.path.join(run_dir, "history.json"), history)
     keys = sorted({k for row in history for k in row if k != "epoch"})
     text = io.StringIO()
@@ -79,6 +82,7 @@ def write_history(history, run_dir):
     for row in history:
         writer.writerow([row["epoch"], *(row.get(k, "") for k in keys)])
     _files.write_text(os.path.join(run_dir, "history.csv"), text.getvalue())
+    curves.write(history, os.path.join(run_dir, "curves.svg"))
 
 
 def checkpoints(run_dir):
