@@ -387,7 +387,7 @@ def _evaluate(args):
             data["ignore_index"] = args.ignore_index
         classes = config["model"]["num_classes"]
         metric = builders.confusion_metric(config)
-        names = data["class_names"]
+        names = builders.class_names(config)
         suffix = args.mask_suffix or data["mask_suffix"]
         batches = None if args.images else builders.dataset(config, "val")
     else:
@@ -429,6 +429,19 @@ def _evaluate(args):
     return 0
 
 
+def _run_colours(path):
+    """A run folder's overlay settings: its dataset's class colours and
+    background class (`builders.overlay_colours`); {} for anything else (a
+    zoo model carries its own palette)."""
+    config_path = os.path.join(os.fspath(path), "config.yaml")
+    if not os.path.isfile(config_path):
+        return {}
+    from kerasseg.training import builders
+    from kerasseg.training import config as config_module
+
+    return builders.overlay_colours(config_module.load(config_path))
+
+
 def _predict(args):
     from kerasseg.training import predict
 
@@ -445,6 +458,7 @@ def _predict(args):
         jit_compile=jit,
         instances=args.instances,
         min_size=args.min_size,
+        **_run_colours(args.model),
     )
     what = (
         "masks, overlays and instances"

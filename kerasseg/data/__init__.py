@@ -21,18 +21,24 @@ _NAMES = {
     "from_tfds": "tfds",
     "from_tfrecords": "tfrecords",
     "write_tfrecords": "tfrecords",
+    "ade20k": "standard",
+    "cityscapes": "standard",
+    "oxford_pets": "standard",
+    "voc": "standard",
 }
 _SUBMODULES = (
     "augment",
     "datasets",
     "files",
     "folders",
+    "labels",
     "pipeline",
     "specs",
+    "standard",
     "tfds",
     "tfrecords",
 )
-_LIGHT = ("specs",)  # the submodules that need no TensorFlow
+_LIGHT = ("labels", "specs")  # the submodules that need no TensorFlow
 
 
 def __getattr__(name):
@@ -59,6 +65,8 @@ __all__ = [
     "Augment",
     "DataError",
     "FASHION_CLASSES",
+    "ade20k",
+    "cityscapes",
     "class_counts",
     "class_weights",
     "from_folders",
@@ -68,6 +76,8 @@ __all__ = [
     "from_tfds",
     "from_tfrecords",
     "nuclei",
+    "oxford_pets",
     "pair_files",
+    "voc",
     "write_tfrecords",
 ]

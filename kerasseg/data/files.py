@@ -122,11 +122,14 @@ def read_image(path):
 def read_mask(path, *, color_map=None):
     """Reads a mask as int32 `(height, width)` class ids.
 
-    Palette PNGs give their palette indices. With `color_map` ({(r, g, b):
+    Palette PNGs give their palette indices; SBD's `.mat` annotations
+    their `GTcls.Segmentation`. With `color_map` ({(r, g, b):
     class_id}) an RGB mask is mapped colour by colour; an unmapped colour
     raises. Without it an RGB mask is accepted only if its three channels
     are equal.
     """
+    if str(path).endswith(".mat"):
+        return _read_sbd(path)
     image = _open(path)
     if color_map is not None:
         rgb = np.asarray(image.convert("RGB"), dtype="int64")
@@ -164,11 +167,60 @@ def read_mask(path, *, color_map=None):
     return array.astype("int32")
 
 
+def match_channels(image, channels, path="image"):
+    """`image` with the `channels` a model takes: an alpha channel (RGBA)
+    is dropped, RGB becomes its mean for a one-channel model, grey is
+    repeated for a three-channel one; anything else raises."""
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have == 4 and channels in (1, 3):
+        image, have = image[..., :3], 3
+    if have == 3 and channels == 1:
+        return image.mean(-1, keepdims=True)
+    if have == 1 and channels == 3:
+        return np.repeat(image, 3, axis=-1)
+    if have == channels:
+        return image
+    raise DataError(
+        f"{path}: {image.shape[-1]} channels; the model takes {channels} "
+        "(RGB, RGBA and grey files are converted to 1 or 3)."
+    )
+
+
+def _read_sbd(path):
+    """The class ids of an SBD annotation (`cls/<id>.mat`, a MATLAB struct
+    `GTcls` whose `Segmentation` holds them)."""
+    import scipy.io
+
+    try:
+        mat = scipy.io.loadmat(path, squeeze_me=True, struct_as_record=False)
+        array = np.asarray(mat["GTcls"].Segmentation)
+    except Exception as error:
+        raise DataError(
+            f"Cannot read {path} as an SBD annotation (a .mat file with "
+            f"GTcls.Segmentation): {error}"
+        ) from error
+    if array.ndim != 2:
+        raise DataError(
+            f"SBD annotation {path}: GTcls.Segmentation has shape "
+            f"{array.shape}; expected (height, width)."
+        )
+    return array.astype("int32")
+
+
 def apply_value_map(mask, value_map):
     """Returns `mask` with each value `v` in `value_map` replaced by
     `value_map[v]` (all replacements read the original values)."""
     if not value_map:
         return mask
+    keys = np.fromiter(value_map.keys(), "int64", len(value_map))
+    if mask.size and mask.min() >= 0 and keys.min() >= 0:
+        size = max(int(mask.max()), int(keys.max())) + 1
+        if size <= 65536:  # one table lookup instead of a pass per value
+            table = np.arange(size, dtype=mask.dtype)
+            table[keys] = np.fromiter(value_map.values(), "int64", len(keys))
+            return table[mask]
     out = mask.copy()
     for source, target in value_map.items():
         out[mask == source] = target

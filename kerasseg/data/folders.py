@@ -11,6 +11,7 @@ from kerasseg.data.files import DataError
 from kerasseg.data.files import apply_value_map
 from kerasseg.data.files import check_pair
 from kerasseg.data.files import list_files
+from kerasseg.data.files import match_channels
 from kerasseg.data.files import pair_files
 from kerasseg.data.files import read_image
 from kerasseg.data.files import read_mask
@@ -20,10 +21,14 @@ from kerasseg.data.pipeline import options
 ON_ERROR = ("raise", "skip")
 
 
-def _reader(num_classes, ignore_index, value_map, color_map, channels):
+def _reader(
+    num_classes, ignore_index, value_map, color_map, channels, convert=False
+):
     def read(image_path, mask_path):
         image_path, mask_path = image_path.decode(), mask_path.decode()
         image = read_image(image_path)
+        if convert:
+            image = match_channels(image, channels, image_path)
         if image.shape[-1] != channels:
             raise DataError(
                 f"Image {image_path} has {image.shape[-1]} channels; the "
@@ -108,18 +113,33 @@ def from_pairs(
     value_map=None,
     color_map=None,
     on_error="raise",
+    channels=None,
     **kwargs,
 ):
-    """Like `from_folders`, for an explicit list of `(image, mask)` paths."""
+    """Like `from_folders`, for an explicit list of `(image, mask)` paths.
+
+    `channels` (1 or 3) converts every image to that many channels (grey
+    repeated, RGB averaged, alpha dropped), for datasets that mix grey
+    and colour files; None (default) takes the first image's channels and
+    refuses an image with others."""
     opts = options(**kwargs)
     check.one_of("on_error", on_error, ON_ERROR)
     pairs = [(str(i), str(m)) for i, m in pairs]
     if not pairs:
         raise ValueError("`pairs` is empty.")
     _check_one_size(pairs, opts)
-    channels = _channels(pairs, skip=on_error == "skip")
+    convert = channels is not None
+    if convert:
+        check.one_of("channels", channels, (1, 3))
+    else:
+        channels = _channels(pairs, skip=on_error == "skip")
     read = _reader(
-        opts.num_classes, opts.ignore_index, value_map, color_map, channels
+        opts.num_classes,
+        opts.ignore_index,
+        value_map,
+        color_map,
+        channels,
+        convert,
     )
     if on_error == "skip":
         pairs = _usable(pairs, read)

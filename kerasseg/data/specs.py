@@ -7,6 +7,9 @@ dataset is built.
 
 import dataclasses
 import importlib
+import inspect
+
+from kerasseg.data import labels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +32,16 @@ class DatasetSpec:
         instance_pairs: the `kerasseg.data.datasets` function whose
             `(split, target="instances")` gives `(image, instance labels)`
             path pairs, for object scores; "" if it has no instances.
+        palette: one RGB colour per class, the dataset's own; () for
+            kerasseg's (`kerasseg.training.predict.palette`).
+        ignore_index: the value its masks give pixels of no trained
+            class (the config's `data.ignore_index` must be it), or None.
+        background: the class id of "no object" (overlays leave it
+            uncoloured), or None where every class is a thing or stuff
+            to colour (Cityscapes' road, ADE20K's wall).
+        class_names_of: the `kerasseg.data.labels` function giving the
+            class names for the options (e.g. a border as a class or
+            not); "" when `class_names` holds for every option.
     """
 
     name: str
@@ -43,6 +56,19 @@ class DatasetSpec:
     held_out: str
     licence: str
     instance_pairs: str = ""
+    palette: tuple = ()
+    ignore_index: int | None = None
+    background: int | None = 0
+    class_names_of: str = ""
+
+    def classes(self, options=None):
+        """The class names for `options` (a config's `data.options`)."""
+        if not self.class_names_of:
+            return self.class_names
+        names_of = getattr(labels, self.class_names_of)
+        accepted = inspect.signature(names_of).parameters
+        given = {k: v for k, v in (options or {}).items() if k in accepted}
+        return tuple(names_of(**given))
 
     def instances(self, split):
         """`(image, instance labels)` path pairs of `split`, or None."""
@@ -54,7 +80,7 @@ class DatasetSpec:
     def load(self, split, **kwargs):
         """Builds the pipeline of `split` (see the dataset's function)."""
         data = importlib.import_module("kerasseg.data")
-        return getattr(data, self.function)(split, **kwargs)
+        return getattr(data, self.function)(split=split, **kwargs)
 
 
 FASHION_CLASSES = (
@@ -112,6 +138,79 @@ DATASETS = {
         held_out="the test split: scenes composed (seed + 1) from the "
         "10,000 Fashion-MNIST test images only",
         licence="Fashion-MNIST (Zalando Research), MIT.",
+    ),
+    "cityscapes": DatasetSpec(
+        name="cityscapes",
+        function="cityscapes",
+        num_classes=len(labels.CITYSCAPES_CLASSES),
+        channels=3,
+        class_names=labels.CITYSCAPES_CLASSES,
+        splits=("train", "val"),
+        options=("root", "mode"),
+        one_size=True,
+        description="Cityscapes: 2048×1024 street scenes of 50 cities "
+        "(5,000 fine, 20,000 coarse annotations), 19 trained classes of "
+        "34 label ids, read from leftImg8bit/ and gtFine/ (or gtCoarse/)",
+        held_out="the val split: 500 images of Frankfurt, Lindau and Münster",
+        licence="Cityscapes terms of use (non-commercial research); cite "
+        "Cordts et al., 2016. Not redistributed: the user's own download.",
+        palette=labels.CITYSCAPES_PALETTE,
+        ignore_index=255,
+        background=None,
+    ),
+    "voc": DatasetSpec(
+        name="voc",
+        function="voc",
+        num_classes=len(labels.VOC_CLASSES),
+        channels=3,
+        class_names=labels.VOC_CLASSES,
+        splits=("train", "val"),
+        options=("root", "augmented"),
+        one_size=False,
+        description="Pascal VOC 2012 segmentation: 20 object classes and "
+        "background, 1,464 train and 1,449 val images (10,582 with SBD's "
+        "train_aug), object borders ignored",
+        held_out="the val split: VOC 2012's 1,449 segmentation val images",
+        licence="Pascal VOC: Flickr images under their owners' terms; cite "
+        "Everingham et al., 2010 (and Hariharan et al., 2011 for SBD). "
+        "Not redistributed: the user's own download.",
+        palette=labels.VOC_PALETTE,
+        ignore_index=255,
+    ),
+    "ade20k": DatasetSpec(
+        name="ade20k",
+        function="ade20k",
+        num_classes=len(labels.ADE20K_CLASSES),
+        channels=3,
+        class_names=labels.ADE20K_CLASSES,
+        splits=("train", "val"),
+        options=("root",),
+        one_size=False,
+        description="ADE20K SceneParsing (ADEChallengeData2016): 20,210 "
+        "train and 2,000 val scene images, 150 classes, annotation 0 "
+        "(other) ignored",
+        held_out="the val split: 2,000 images",
+        licence="ADE20K terms (research and education); cite Zhou et al., "
+        "2017. Not redistributed: the user's own download.",
+        palette=labels.ADE20K_PALETTE,
+        ignore_index=255,
+        background=None,
+    ),
+    "oxford_pets": DatasetSpec(
+        name="oxford_pets",
+        function="oxford_pets",
+        num_classes=len(labels.pet_classes("class")),
+        channels=3,
+        class_names=labels.pet_classes("class"),
+        splits=("trainval", "test"),
+        options=("root", "border"),
+        one_size=False,
+        description="Oxford-IIIT Pet: 7,349 photos of cats and dogs of 37 "
+        "breeds with pet / background / border trimaps",
+        held_out="the test split: 3,669 images",
+        licence="Oxford-IIIT Pet: CC BY-SA 4.0; cite Parkhi et al., 2012. "
+        "Not redistributed: the user's own download.",
+        class_names_of="pet_classes",
     ),
 }
 

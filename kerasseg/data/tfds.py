@@ -3,14 +3,11 @@
 import numpy as np
 import tensorflow as tf
 
+from kerasseg.data import labels
 from kerasseg.data.pipeline import SHUFFLE_BUFFER
 from kerasseg.data.pipeline import check_example
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
-
-# oxford_iiit_pet trimaps: 1 pet, 2 background, 3 border.
-PET_CLASSES = ("background", "pet", "border")
-BORDERS = ("class", "ignore")
 
 
 def _lookup(value_map):
@@ -55,21 +52,9 @@ def from_tfds(
     import tensorflow_datasets as tfds
 
     if name.split(":")[0] == "oxford_iiit_pet":
-        if border not in BORDERS:
-            raise ValueError(
-                f"`border` must be one of {list(BORDERS)}. "
-                f"Received: border={border!r}"
-            )
-        if border == "ignore":
-            if kwargs.get("ignore_index") is None:
-                raise ValueError(
-                    "border='ignore' needs an ignore_index (e.g. 255)."
-                )
-            value_map = value_map or {1: 1, 2: 0, 3: kwargs["ignore_index"]}
-            kwargs.setdefault("num_classes", 2)
-        else:
-            value_map = value_map or {1: 1, 2: 0, 3: 2}
-            kwargs.setdefault("num_classes", 3)
+        pet = labels.pet_ids(border, kwargs.get("ignore_index"))
+        value_map = value_map or pet
+        kwargs.setdefault("num_classes", len(labels.pet_classes(border)))
     opts = options(**kwargs)
     table = _lookup(value_map)
     ds = tfds.load(name, split=split, data_dir=data_dir, download=download)

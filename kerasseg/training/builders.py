@@ -20,6 +20,48 @@ def channels(config):
     return given or (spec.channels if spec else 3)
 
 
+def class_names(config):
+    """The class names of the config's masks: `data.class_names`, else the
+    built-in dataset's for its options, else None (a folder dataset
+    without names)."""
+    given = config["data"]["class_names"]
+    if given is not None:
+        return list(given)
+    spec = dataset_specs.get(config["data"]["dataset"])
+    if spec is None:
+        return None
+    return list(spec.classes(config["data"]["options"]))
+
+
+def palette(config, count=None):
+    """RGB colours of the config's classes: the built-in dataset's own
+    palette where it has one (Cityscapes, VOC, ADE20K), else kerasseg's
+    (`kerasseg.training.predict.palette`); `count` colours (default one
+    per class)."""
+    import numpy as np
+
+    from kerasseg.training.predict import palette as default
+
+    names = class_names(config)
+    if count is None:
+        count = len(names) if names else max(config["model"]["num_classes"], 2)
+    spec = dataset_specs.get(config["data"]["dataset"])
+    own = np.array(spec.palette if spec else (), "uint8").reshape(-1, 3)
+    colours = default(max(count, 1))
+    colours[: min(len(own), count)] = own[:count]
+    return colours[:count]
+
+
+def overlay_colours(config):
+    """`predict_files`' overlay arguments for the config's dataset: its
+    class colours and the class left uncoloured."""
+    spec = dataset_specs.get(config["data"]["dataset"])
+    return {
+        "colours": palette(config),
+        "background": spec.background if spec else 0,
+    }
+
+
 def dataset(config, split, *, seed=0, val_batch_size=1):
     """The `(image, target)` batches of a split ("train" or "val").
 
@@ -142,7 +184,7 @@ def _dataset(config, split, *, seed, val_batch_size):
         kwargs.update(batch_size=val_batch_size, shuffle=False)
     spec = dataset_specs.get(cfg["dataset"])
     if spec is not None:
-        kwargs["num_classes"] = spec.num_classes
+        kwargs["num_classes"] = len(spec.classes(cfg["options"]))
         if spec.one_size and not training:
             kwargs["batch_size"] = train["batch_size"]
         split = spec.splits[0 if training else 1]

@@ -605,6 +605,30 @@ def _check_dataset_options(config):
                     f"data.dataset={data['dataset']!r}."
                     f"{_close(option, spec.options)} Options: {accepted}."
                 )
+        _check_dataset_folder(data, spec)
+
+
+def _check_dataset_folder(data, spec):
+    """A dataset read from the user's own folder (`data.options.root`, or
+    $KERASSEG_DATA) needs one, and its ignore value declared."""
+    if "root" not in spec.options:
+        return
+    from kerasseg.data.labels import DATA_ENV
+
+    name = data["dataset"]
+    if not data["options"].get("root") and not os.environ.get(DATA_ENV):
+        raise ConfigError(
+            f"data.dataset={name!r} reads the dataset from your folder: set "
+            f"data.options.root (the folder its archives were unpacked "
+            f"into) or the environment variable {DATA_ENV} (a folder "
+            f"holding {name}/)."
+        )
+    if spec.ignore_index is not None and data["ignore_index"] is None:
+        raise ConfigError(
+            f"data.dataset={name!r} gives pixels of no trained class the "
+            f"value {spec.ignore_index}; set data.ignore_index: "
+            f"{spec.ignore_index} so that losses and metrics skip them."
+        )
 
 
 def _check_reconstruction(config):
@@ -679,7 +703,7 @@ def _check_segmentation(config):
     dataset = data["dataset"]
     spec = dataset_specs.get(dataset)
     if spec is not None:
-        have = spec.num_classes
+        have = len(spec.classes(data["options"]))
         fits = classes == have or (have == 2 and classes == 1)
         if not fits:
             raise ConfigError(

@@ -15,6 +15,8 @@ import pathlib
 
 import numpy as np
 
+from kerasseg.data.files import match_channels
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -176,39 +178,27 @@ def palette(num_classes):
     return np.array(colours, "uint8")
 
 
-def overlay(image, ids, *, alpha=0.5):
-    """The image (grey or RGB, 0–255) with class colours blended in;
-    background (class 0) left as it is."""
+def overlay(image, ids, *, alpha=0.5, colours=None, background=0):
+    """The image (grey or RGB, 0–255) with class colours blended in; the
+    `background` class (None: none) left as it is. `colours`: one RGB
+    colour per class (a dataset's own palette); classes beyond it, or all
+    without it, get `palette`'s."""
     image = np.asarray(image, "float32")
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     image = image[..., :3]
-    colours = palette(int(ids.max()) + 1)[ids].astype("float32")
+    table = palette(int(ids.max()) + 1)
+    if colours is not None and len(colours):
+        given = np.asarray(colours, "uint8").reshape(-1, 3)[: len(table)]
+        table[: len(given)] = given
+    colours = table[ids].astype("float32")
+    coloured = (
+        np.ones(ids.shape, bool) if background is None else ids != background
+    )
     blend = np.where(
-        (ids > 0)[..., None], (1 - alpha) * image + alpha * colours, image
+        coloured[..., None], (1 - alpha) * image + alpha * colours, image
     )
     return np.clip(blend, 0, 255).astype("uint8")
-
-
-def match_channels(image, channels, path="image"):
-    """`image` with the `channels` a model takes: an alpha channel (RGBA)
-    is dropped, RGB becomes its mean for a one-channel model, grey is
-    repeated for a three-channel one; anything else raises."""
-    have = image.shape[-1]
-    if have == channels:
-        return image
-    if have == 4 and channels in (1, 3):
-        image, have = image[..., :3], 3
-    if have == 3 and channels == 1:
-        return image.mean(-1, keepdims=True)
-    if have == 1 and channels == 3:
-        return np.repeat(image, 3, axis=-1)
-    if have == channels:
-        return image
-    raise ValueError(
-        f"{path}: {image.shape[-1]} channels; the model takes {channels} "
-        "(RGB, RGBA and grey files are converted to 1 or 3)."
-    )
 
 
 def input_files(inputs):
@@ -255,6 +245,8 @@ def predict_files(
     blend="gaussian",
     instances=None,
     min_size=0,
+    colours=None,
+    background=0,
 ):
     """Writes `<stem>.png` (class ids) and `<stem>_overlay.png` for each
     image in `inputs` (files or folders) into `out_dir`; with `instances`,
@@ -273,6 +265,9 @@ def predict_files(
             mask is cut into objects (`kerasseg.postprocess.instances`;
             the watershed splits touching objects).
         min_size: objects with fewer pixels are dropped (with `instances`).
+        colours: the overlays' class colours (`overlay`); default the
+            model's `palette` (a zoo entry's), else kerasseg's.
+        background: the class the overlays leave uncoloured (None: none).
 
     Returns:
         The list of written class-id PNG paths.
@@ -311,6 +306,8 @@ def predict_files(
             "per pixel); predict_files writes one class id per pixel. Use "
             "predict_tiled for each label's probabilities."
         )
+    if colours is None:
+        colours = getattr(model, "palette", None)
     channels = model.input_shape[-1]
     files = input_files(inputs)  # missing inputs fail before any output
     os.makedirs(out_dir, exist_ok=True)
@@ -331,7 +328,8 @@ def predict_files(
         dtype = "uint8" if ids.max() < 256 else "uint16"
         target = os.path.join(out_dir, f"{path.stem}.png")
         Image.fromarray(ids.astype(dtype)).save(target)
-        Image.fromarray(overlay(image, ids)).save(
+        drawn = overlay(image, ids, colours=colours, background=background)
+        Image.fromarray(drawn).save(
             os.path.join(out_dir, f"{path.stem}_overlay.png")
         )
         if instances is not None:

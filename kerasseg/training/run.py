@@ -444,7 +444,7 @@ def _finalize(config, out_dir, model, given_val, make_data, steps):
     if eval_data is None:  # no validation data: say so in the result
         eval_data, split = make_data(0).take(steps), "training"
     result = builders.evaluate(
-        config, model, eval_data, class_names=config["data"]["class_names"]
+        config, model, eval_data, class_names=builders.class_names(config)
     )
     result["data"] = split
     evaluation.save(

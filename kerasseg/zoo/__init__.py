@@ -98,8 +98,8 @@ def load(name, **overrides):
 
     The architecture comes from the entry's config; preprocessing (e.g.
     per-image percentile normalization) is inside the graph, so
-    `model.predict` takes raw pixels. The entry's class names are on the
-    model as `model.class_names`.
+    `model.predict` takes raw pixels. The entry's class names and colours
+    are on the model as `model.class_names` and `model.palette`.
 
     Args:
         name: an entry from `list_pretrained()`.
@@ -127,6 +127,7 @@ def load(name, **overrides):
     _check_layout(model, record, f"{record.model} built with {args}")
     model.load_weights(str(files.resolve(record)))
     model.class_names = tuple(record["class_names"])
+    model.palette = tuple(tuple(c) for c in record["palette"])
     model.zoo_entry = record.name
     return model
 

@@ -75,7 +75,6 @@ def write_entry(folder, name, model, config, *, summary, training):
     import kerasseg
     from kerasseg.data import specs as dataset_specs
     from kerasseg.training import builders
-    from kerasseg.training.predict import palette
 
     folder = pathlib.Path(folder)
     new = folder / "new.weights.h5"
@@ -89,7 +88,7 @@ def write_entry(folder, name, model, config, *, summary, training):
     os.replace(new, target)
     spec = dataset_specs.get(config["data"]["dataset"])
     task = kerasseg.registry.get_spec(config["model"]["name"]).task
-    class_names = config["data"]["class_names"] or list(spec.class_names)
+    class_names = builders.class_names(config) or []
     if task == "reconstruction":  # outputs images: no classes
         class_names = []
     record = {
@@ -105,7 +104,7 @@ def write_entry(folder, name, model, config, *, summary, training):
         "input_channels": builders.channels(config),
         "preprocessing": preprocessing(config),
         "class_names": class_names,
-        "palette": palette(len(class_names)).tolist(),
+        "palette": builders.palette(config, len(class_names)).tolist(),
         "versions": {
             "kerasseg": kerasseg.__version__,
             "keras": keras.__version__,
