@@ -38,7 +38,7 @@ def nuclei_pairs(split="train", target="masks"):
     return pairs
 
 
-def nuclei(split="train", **kwargs):
+def nuclei(split="train", train_subset=None, **kwargs):
     """BBBC007 fluorescence nuclei: 14 grey images with binary masks.
 
     Drosophila Kc167 cells stained for DNA, 400–450 px, 8-bit; mask 1 =
@@ -48,6 +48,10 @@ def nuclei(split="train", **kwargs):
 
     Args:
         split: "train", "test" or "all".
+        train_subset: None, or the training images to keep by file stem
+            (e.g. `["A9_p5d"]`): a fixed labelled subset for few-label
+            experiments. It leaves the test split whole, so one config
+            trains on the subset and is scored on every test image.
         **kwargs: `kerasseg.data.from_pairs` arguments (`image_size`,
             `augment`, `batch_size`, `seed`, …); `num_classes` is 2.
 
@@ -62,7 +66,26 @@ def nuclei(split="train", **kwargs):
     ((3, 64, 64, 1), (3, 64, 64), [0, 1])
     """
     kwargs.setdefault("num_classes", 2)
-    return from_pairs(nuclei_pairs(split), **kwargs)
+    pairs = nuclei_pairs(split)
+    if train_subset is not None and split != "test":
+        pairs = _subset(pairs, train_subset, split)
+    return from_pairs(pairs, **kwargs)
+
+
+def _subset(pairs, stems, split):
+    train = {
+        pathlib.Path(image).stem: (image, mask)
+        for image, mask in nuclei_pairs("train")
+    }
+    unknown = [s for s in stems if s not in train] if stems else []
+    if split != "train" or isinstance(stems, str) or not stems or unknown:
+        raise ValueError(
+            "nuclei: `train_subset` must be a non-empty list of training "
+            f"image stems, with split 'train' or 'test' (got split={split!r}"
+            f", train_subset={stems!r}; unknown: {unknown}). The training "
+            f"images are: {', '.join(train)}."
+        )
+    return [train[s] for s in sorted(set(stems))]
 
 
 def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):

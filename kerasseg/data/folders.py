@@ -194,6 +194,9 @@ def from_folders(images_dir, masks_dir, *, mask_suffix="", **kwargs):
             `kerasseg train` does, where it also keeps the order under
             tf.distribute, whose dataset rewrite changes the reshuffled
             order.
+        repeat: repeat the examples endlessly, each pass augmented
+            afresh, so that a few images fill every batch with different
+            crops (take a number of steps from it).
         on_error: "raise" (a corrupt file, an image/mask size mismatch or
             an undeclared mask value stops with an error naming the file)
             or "skip" (every pair is checked first; the unusable ones are

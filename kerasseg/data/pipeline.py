@@ -31,6 +31,7 @@ class Options:
     ignore_index: int = None
     cache: bool = True
     reshuffle: bool = True
+    repeat: bool = False
 
 
 def options(
@@ -44,6 +45,7 @@ def options(
     ignore_index=None,
     cache=True,
     reshuffle=True,
+    repeat=False,
 ):
     """Checks the shared pipeline arguments; returns `Options`."""
     num_classes = check.positive_int("num_classes", num_classes)
@@ -90,6 +92,7 @@ def options(
         ignore_index=ignore_index,
         cache=bool(cache),
         reshuffle=bool(reshuffle),
+        repeat=bool(repeat),
     )
 
 
@@ -101,6 +104,10 @@ def finish(ds, opts, *, size):
         ds = ds.shuffle(
             size, seed=opts.seed, reshuffle_each_iteration=opts.reshuffle
         )
+    if opts.repeat:
+        # Endless, each pass augmented afresh (the seeds below run on), so
+        # a few images fill every batch with different crops.
+        ds = ds.repeat()
     if opts.augment is not None:
         # One stateless seed per example, different every epoch and the
         # same sequence for the same `seed`.

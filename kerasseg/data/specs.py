@@ -105,7 +105,7 @@ DATASETS = {
         channels=1,
         class_names=("background", "nucleus"),
         splits=("train", "test"),
-        options=(),
+        options=("train_subset",),
         one_size=False,
         description="BBBC007v1: 14 fluorescence images of Drosophila Kc167 "
         "nuclei (DNA stain), 400–450 px, 8-bit; 11 train and 3 test images, "

@@ -180,6 +180,8 @@ def _dataset(config, split, *, seed, val_batch_size):
             # The run builds a fresh pipeline per epoch with its own seed.
             reshuffle=False,
         )
+        if cfg["repeat"]:
+            kwargs["repeat"] = True
     else:
         kwargs.update(batch_size=val_batch_size, shuffle=False)
     spec = dataset_specs.get(cfg["dataset"])

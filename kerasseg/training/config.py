@@ -115,6 +115,7 @@ SCHEMA = {
         "augment": ((_BOOL, _ANY_DICT), False),
         "ignore_index": ((_INT, None), None),
         "cache": ((_BOOL,), True),
+        "repeat": ((_BOOL,), False),
         "options": ((_ANY_DICT,), {}),
         "target_images": ((_STR, None), None),
     },
@@ -413,6 +414,11 @@ def _check(config):
     if data["augment"] and data["image_size"] is None:
         raise ConfigError(
             "data.augment needs data.image_size (the random crop's size)."
+        )
+    if data["repeat"] and not config["train"]["steps_per_epoch"]:
+        raise ConfigError(
+            "data.repeat makes the training data endless, so an epoch "
+            "needs train.steps_per_epoch (e.g. 12)."
         )
     _check_dataset_options(config)
     if task == "reconstruction":

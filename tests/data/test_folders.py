@@ -407,3 +407,33 @@ def test_whole_images_of_different_sizes_are_refused_before_any_work(
     )
     shapes = sorted(tuple(x.shape) for x, _ in ds)
     assert shapes == [(1, 10, 12, 1), (1, 14, 12, 1)]
+
+
+def test_repeat_fills_every_batch_with_fresh_crops():
+    # One image, batches of 4: without repeat a pass is one batch of one
+    # crop; with it, endless full batches of different crops, the same
+    # ones for the same seed.
+    def batches(repeat, seed=0):
+        ds = kerasseg.data.nuclei(
+            "train",
+            train_subset=["A9_p5d"],
+            image_size=(32, 32),
+            augment=Augment(),
+            ignore_index=255,
+            batch_size=4,
+            seed=seed,
+            reshuffle=False,
+            repeat=repeat,
+        )
+        return [np.asarray(x) for x, _ in ds.take(3)]
+
+    once = batches(False)
+    assert [b.shape[0] for b in once] == [1]
+    endless = batches(True)
+    assert [b.shape[0] for b in endless] == [4, 4, 4]
+    crops = np.concatenate(endless)
+    distinct = {crops[i].tobytes() for i in range(len(crops))}
+    assert len(distinct) == 12
+    again = batches(True)
+    for a, b in zip(endless, again, strict=True):
+        np.testing.assert_array_equal(a, b)
