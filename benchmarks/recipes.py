@@ -4,8 +4,8 @@ scores them on the same held-out data.
     python benchmarks/recipes.py RECIPE [--seeds 0 1 2]
         [--runs runs/recipes] [--json out.json]
 
-RECIPE is `autoencoder_pretraining`, `multitask`, `transfer`, `dann` or
-`adversarial`. Every run is scored on held-out data by mean IoU, mean
+RECIPE is `autoencoder_pretraining`, `autoencoder_pretraining_nuclei`,
+`multitask`, `transfer`, `dann` or `adversarial`. Every run is scored on held-out data by mean IoU, mean
 Dice, pixel accuracy and the boundary F-score (tolerance 2 px, mean over
 the foreground classes, `kerasseg.boundary_metrics`).
 
@@ -20,6 +20,15 @@ smaller sets are the first scenes of the larger). `pretrained_frozen.yaml`
 (the encoder frozen for the first 4 of the 12 epochs) runs with
 `--configs`. All are scored on the zoo's held-out scenes (3,200, composed
 from the Fashion-MNIST test images).
+
+`autoencoder_pretraining_nuclei`
+(benchmarks/recipes/autoencoder_pretraining_nuclei/): a denoising
+autoencoder (`autoencoder.yaml`) first learns to reconstruct the 11
+BBBC007 training images, their masks unused; then a U-Net is trained for
+200 steps on 1, 3 (one per acquisition series) or all 11 of those images
+with their masks, from scratch (`scratch.yaml`) and from the
+autoencoder's encoder (`pretrained.yaml`), scored on the 3 held-out
+images.
 
 `multitask` (benchmarks/recipes/multitask/): a U-Net (`single_task.yaml`)
 against the multi-task U-Net with an image-level "which garments" output
@@ -90,6 +99,51 @@ def _write_target_images(folder):
         Image.fromarray(scene).save(folder / f"scene-{n:04d}.png")
 
 
+# Labelled subsets of the 11 BBBC007 training images: one image, one of
+# each acquisition series, all.
+NUCLEI_SUBSETS = (
+    ["20P1_POS0005_D_1UL"],
+    ["17P1_POS0006_D_1UL", "20P1_POS0005_D_1UL", "A9_p5d"],
+    [
+        "17P1_POS0006_D_1UL",
+        "17P1_POS0007_D_1UL",
+        "17P1_POS0011_D_1UL",
+        "17P1_POS0014_D_1UL",
+        "20P1_POS0005_D_1UL",
+        "20P1_POS0007_D_1UL",
+        "20P1_POS0010_D_1UL",
+        "20P1_POS0011_D_1UL",
+        "A9_p5d",
+        "A9_p7d",
+        "A9_p9d",
+    ],
+)
+
+
+def _train_nuclei_autoencoder(out):
+    """The autoencoder the pretrained nuclei U-Nets start from, trained
+    once (a finished run folder is reused)."""
+    from kerasseg.training import run
+
+    out = pathlib.Path(out)
+    if (out / "model.keras").exists():
+        return
+    start = time.perf_counter()
+    config = (
+        ROOT / "recipes" / "autoencoder_pretraining_nuclei" / "autoencoder.yaml"
+    )
+    run.train(str(config), out, overrides=["train.verbose=0"])
+    print(
+        json.dumps(
+            {
+                "autoencoder": str(out),
+                "training_seconds": round(time.perf_counter() - start, 1),
+            }
+        ),
+        flush=True,
+    )
+
+
 # The saved model's BatchNorm statistics: the moving averages as trained,
 # or averaged over 50 training batches (the configs' setting;
 # docs/training.md).
@@ -112,6 +166,19 @@ RECIPES = {
         # Scored on the zoo's fashion held-out split, whatever the configs
         # trained on.
         "held_out": {"black": ["data.options={num_scenes: 3200}"]},
+    },
+    "autoencoder_pretraining_nuclei": {
+        "configs": ("scratch", "pretrained"),
+        # Labelled training images → overrides (the autoencoder saw all 11).
+        "variants": {
+            f"{len(images)} of 11": [f"data.options={{train_subset: {images}}}"]
+            for images in NUCLEI_SUBSETS
+        },
+        "variant_header": "labelled images",
+        "held_out": {"nuclei": ["data.options={}"]},
+        "prepare": lambda: _train_nuclei_autoencoder(
+            "runs/recipes/autoencoder_pretraining_nuclei/autoencoder"
+        ),
     },
     "multitask": {
         "configs": ("single_task", "multitask"),
