@@ -7,6 +7,9 @@ model builders take that name as their `encoder` argument.
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.densenet import densenet121_encoder
+from kerasseg.encoders.densenet import densenet169_encoder
+from kerasseg.encoders.densenet import densenet201_encoder
 from kerasseg.encoders.efficientnet import efficientnetb0_encoder
 from kerasseg.encoders.efficientnet import efficientnetb1_encoder
 from kerasseg.encoders.efficientnet import efficientnetb2_encoder
@@ -23,11 +26,17 @@ from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
 from kerasseg.encoders.resnet import resnet101_encoder
 from kerasseg.encoders.resnet import resnet152_encoder
+from kerasseg.encoders.resnet_v2 import resnet50v2_encoder
+from kerasseg.encoders.resnet_v2 import resnet101v2_encoder
+from kerasseg.encoders.resnet_v2 import resnet152v2_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
 __all__ = [
     "ENCODERS",
     "conv_encoder",
+    "densenet121_encoder",
+    "densenet169_encoder",
+    "densenet201_encoder",
     "efficientnetb0_encoder",
     "efficientnetb1_encoder",
     "efficientnetb2_encoder",
@@ -44,6 +53,9 @@ __all__ = [
     "resnet18_encoder",
     "resnet34_encoder",
     "resnet50_encoder",
+    "resnet50v2_encoder",
+    "resnet101v2_encoder",
+    "resnet152v2_encoder",
     "stride_of",
     "vgg16_encoder",
 ]

@@ -75,8 +75,9 @@ def dilate(config, output_stride):
     receptive field (Chen et al., DeepLab), as a `kerasseg.layers.atrous`
     layer of the same class name. Kernel shapes do not change, so the
     original weights still fit. A 'valid' strided convolution behind
-    its own ZeroPadding2D (MobileNetV2, EfficientNet) becomes 'same' with
-    the padding layer set to zero.
+    its own ZeroPadding2D (MobileNetV2, EfficientNet), and a dilated
+    'valid' one behind a padding of half its kernel (ResNetV2), becomes
+    'same' with the padding layer set to zero.
 
     Args:
         config: `model.get_config()` of a Functional model; changed in
@@ -108,6 +109,8 @@ def dilate(config, output_stride):
         else:
             stride[name], rate[name] = s_in * step, d_in
         if kind in _CONVS and kernel > 1 and d_in > 1:
+            if cfg.get("padding") == "valid":
+                _same_instead_of_padding(name, kernel, sources, layers)
             if cfg.get("padding") != "same":
                 raise ValueError(
                     f"Cannot dilate layer {name!r}: it uses "
@@ -120,6 +123,23 @@ def dilate(config, output_stride):
             layer["module"] = atrous.__name__
             layer["registered_name"] = f"kerasseg>{kind}"
     return stride
+
+
+def _same_instead_of_padding(name, kernel, sources, layers):
+    """A stride-1 'valid' convolution behind a ZeroPadding2D of (k - 1) / 2
+    on every side (ResNetV2's blocks) is a 'same' convolution: it becomes
+    one, with the padding set to zero, so that it can be dilated."""
+    half = (kernel - 1) // 2
+    pads = [layers[s] for s in sources]
+    if (
+        len(pads) == 1
+        and pads[0]["class_name"] == "ZeroPadding2D"
+        and (
+            np.broadcast_to(pads[0]["config"]["padding"], (2, 2)) == half
+        ).all()
+    ):
+        pads[0]["config"]["padding"] = [[0, 0], [0, 0]]
+        layers[name]["config"]["padding"] = "same"
 
 
 # === Pretrained weights into a model with other input channels ===

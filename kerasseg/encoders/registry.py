@@ -5,6 +5,9 @@ import os
 
 from kerasseg.encoders.applications import check_weights
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.densenet import densenet121_encoder
+from kerasseg.encoders.densenet import densenet169_encoder
+from kerasseg.encoders.densenet import densenet201_encoder
 from kerasseg.encoders.efficientnet import efficientnetb0_encoder
 from kerasseg.encoders.efficientnet import efficientnetb1_encoder
 from kerasseg.encoders.efficientnet import efficientnetb2_encoder
@@ -19,10 +22,16 @@ from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
 from kerasseg.encoders.resnet import resnet101_encoder
 from kerasseg.encoders.resnet import resnet152_encoder
+from kerasseg.encoders.resnet_v2 import resnet50v2_encoder
+from kerasseg.encoders.resnet_v2 import resnet101v2_encoder
+from kerasseg.encoders.resnet_v2 import resnet152v2_encoder
 from kerasseg.encoders.vgg import vgg16_encoder
 
 ENCODERS = {
     "conv": conv_encoder,
+    "densenet121": densenet121_encoder,
+    "densenet169": densenet169_encoder,
+    "densenet201": densenet201_encoder,
     "efficientnetb0": efficientnetb0_encoder,
     "efficientnetb1": efficientnetb1_encoder,
     "efficientnetb2": efficientnetb2_encoder,
@@ -37,6 +46,9 @@ ENCODERS = {
     "resnet50": resnet50_encoder,
     "resnet101": resnet101_encoder,
     "resnet152": resnet152_encoder,
+    "resnet50v2": resnet50v2_encoder,
+    "resnet101v2": resnet101v2_encoder,
+    "resnet152v2": resnet152v2_encoder,
     "vgg16": vgg16_encoder,
 }
 
@@ -70,7 +82,9 @@ def get_encoder(
     Args:
         name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet18",
             "resnet34", "resnet50", "resnet101", "resnet152",
-            "mobilenetv2", "efficientnetb0" … "efficientnetb7", "vgg16".
+            "resnet50v2", "resnet101v2", "resnet152v2", "densenet121",
+            "densenet169", "densenet201", "mobilenetv2", "efficientnetb0"
+            … "efficientnetb7", "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").

@@ -14,7 +14,9 @@ import kerasseg
 from kerasseg.encoders import get_encoder
 
 APPLICATIONS = {
+    "densenet121": keras.applications.DenseNet121,
     "resnet50": keras.applications.ResNet50,
+    "resnet50v2": keras.applications.ResNet50V2,
     "mobilenetv2": keras.applications.MobileNetV2,
     "efficientnetb0": keras.applications.EfficientNetB0,
     "vgg16": keras.applications.VGG16,
@@ -52,6 +54,13 @@ def test_parameter_count_equals_the_application_without_top(name, channels):
     [
         pytest.param("resnet50", 16, 0, marks=pytest.mark.slow),
         pytest.param("resnet50", 8, 0, marks=pytest.mark.slow),
+        # ResNetV2's strided 3×3 convolutions pad 1 on each side and its
+        # shortcuts are 1×1 max pooling: both centred on 2i. (DenseNet at
+        # stride 16: the last transition's 2×2 average starts at 2i; at
+        # stride 8 the next pooling is not dilated, so not exact.)
+        pytest.param("resnet50v2", 16, 0, marks=pytest.mark.slow),
+        pytest.param("resnet50v2", 8, 0, marks=pytest.mark.slow),
+        ("densenet121", 16, 0),
         ("mobilenetv2", 16, 1),
         ("mobilenetv2", 8, 3),
     ],
@@ -82,6 +91,12 @@ def test_dilation_keeps_the_weights_and_computes_the_same_features(
         ("resnet50", keras.applications.resnet50.preprocess_input),
         ("vgg16", keras.applications.vgg16.preprocess_input),
         ("mobilenetv2", keras.applications.mobilenet_v2.preprocess_input),
+        ("densenet121", keras.applications.densenet.preprocess_input),
+        pytest.param(
+            "resnet50v2",
+            keras.applications.resnet_v2.preprocess_input,
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_preprocessing_in_the_graph_equals_keras_preprocess_input(

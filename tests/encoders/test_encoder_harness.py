@@ -20,6 +20,9 @@ from kerasseg.encoders.applications import layer_strides
 # encoder name → small options; whether it takes `output_stride`.
 EXAMPLES = {
     "conv": ({"depth": 3, "base_filters": 4}, False),
+    "densenet121": ({}, True),
+    "densenet169": ({}, True),
+    "densenet201": ({}, True),
     "efficientnetb0": ({}, True),
     "efficientnetb1": ({}, True),
     "efficientnetb2": ({}, True),
@@ -34,15 +37,26 @@ EXAMPLES = {
     "resnet50": ({}, True),
     "resnet101": ({}, True),
     "resnet152": ({}, True),
+    "resnet50v2": ({}, True),
+    "resnet101v2": ({}, True),
+    "resnet152v2": ({}, True),
     "vgg16": ({}, True),
 }
 NAMES = sorted(ENCODERS)
 # The large encoders take 4–7 s per check; the default run checks
 # MobileNetV2 and ResNet18 (and the plain ones), the second tier them all.
-LARGE = {"efficientnetb0", "resnet34", "resnet50"}
-# The deepest ResNets and EfficientNetB1–B7 (10–40 s per check) are
-# checked with --run-large.
-HUGE = {"resnet101", "resnet152", *(f"efficientnetb{i}" for i in range(1, 8))}
+LARGE = {"densenet121", "efficientnetb0", "resnet34", "resnet50", "resnet50v2"}
+# The deepest ResNets and DenseNets and EfficientNetB1–B7 (10–40 s per
+# check) are checked with --run-large.
+HUGE = {
+    "densenet169",
+    "densenet201",
+    "resnet101",
+    "resnet152",
+    "resnet101v2",
+    "resnet152v2",
+    *(f"efficientnetb{i}" for i in range(1, 8)),
+}
 
 
 def names(large_marks=pytest.mark.slow):
