@@ -19,7 +19,6 @@ class DatasetSpec:
     Attributes:
         name: the `data.dataset` value in configs.
         function: `kerasseg.data` function that builds its pipeline.
-        num_classes: classes of its masks, background included.
         channels: image channels.
         class_names: one name per class.
         splits: (training split, held-out split).
@@ -46,7 +45,6 @@ class DatasetSpec:
 
     name: str
     function: str
-    num_classes: int
     channels: int
     class_names: tuple
     splits: tuple
@@ -60,6 +58,12 @@ class DatasetSpec:
     ignore_index: int | None = None
     background: int | None = 0
     class_names_of: str = ""
+
+    @property
+    def num_classes(self):
+        """Classes of its masks, background included (with the default
+        options; `classes(options)` for others)."""
+        return len(self.class_names)
 
     def classes(self, options=None):
         """The class names for `options` (a config's `data.options`)."""
@@ -101,7 +105,6 @@ DATASETS = {
     "nuclei": DatasetSpec(
         name="nuclei",
         function="nuclei",
-        num_classes=2,
         channels=1,
         class_names=("background", "nucleus"),
         splits=("train", "test"),
@@ -120,7 +123,6 @@ DATASETS = {
     "fashion_scenes": DatasetSpec(
         name="fashion_scenes",
         function="fashion_scenes",
-        num_classes=len(FASHION_CLASSES),
         channels=1,
         class_names=FASHION_CLASSES,
         splits=("train", "test"),
@@ -142,7 +144,6 @@ DATASETS = {
     "cityscapes": DatasetSpec(
         name="cityscapes",
         function="cityscapes",
-        num_classes=len(labels.CITYSCAPES_CLASSES),
         channels=3,
         class_names=labels.CITYSCAPES_CLASSES,
         splits=("train", "val"),
@@ -161,7 +162,6 @@ DATASETS = {
     "voc": DatasetSpec(
         name="voc",
         function="voc",
-        num_classes=len(labels.VOC_CLASSES),
         channels=3,
         class_names=labels.VOC_CLASSES,
         splits=("train", "val"),
@@ -180,7 +180,6 @@ DATASETS = {
     "ade20k": DatasetSpec(
         name="ade20k",
         function="ade20k",
-        num_classes=len(labels.ADE20K_CLASSES),
         channels=3,
         class_names=labels.ADE20K_CLASSES,
         splits=("train", "val"),
@@ -199,7 +198,6 @@ DATASETS = {
     "oxford_pets": DatasetSpec(
         name="oxford_pets",
         function="oxford_pets",
-        num_classes=len(labels.pet_classes("class")),
         channels=3,
         class_names=labels.pet_classes("class"),
         splits=("trainval", "test"),
