@@ -38,18 +38,13 @@ def palette(config, count=None):
     palette where it has one (Cityscapes, VOC, ADE20K), else kerasseg's
     (`kerasseg.training.predict.palette`); `count` colours (default one
     per class)."""
-    import numpy as np
-
-    from kerasseg.training.predict import palette as default
+    from kerasseg.training.predict import palette as colours_of
 
     names = class_names(config)
     if count is None:
         count = len(names) if names else max(config["model"]["num_classes"], 2)
     spec = dataset_specs.get(config["data"]["dataset"])
-    own = np.array(spec.palette if spec else (), "uint8").reshape(-1, 3)
-    colours = default(max(count, 1))
-    colours[: min(len(own), count)] = own[:count]
-    return colours[:count]
+    return colours_of(count, spec.palette if spec else None)[:count]
 
 
 def overlay_colours(config):

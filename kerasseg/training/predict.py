@@ -166,8 +166,10 @@ def class_ids(probabilities, threshold=0.5, *, multilabel=False):
     return np.asarray(outputs.class_ids(output, probabilities, threshold))
 
 
-def palette(num_classes):
-    """Distinct RGB colours, class 0 black."""
+def palette(num_classes, given=None):
+    """Distinct RGB colours, class 0 black: `(num_classes, 3)` uint8. The
+    first classes take `given` colours where there are any (a dataset's
+    own palette), the rest kerasseg's."""
     colours = [(0, 0, 0)]
     for i in range(1, num_classes):
         hue = (i * 0.618034) % 1.0
@@ -175,7 +177,11 @@ def palette(num_classes):
         x = 1 - abs(h % 2 - 1)
         rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)]
         colours.append(tuple(int(255 * v) for v in rgb[int(h) % 6]))
-    return np.array(colours, "uint8")
+    table = np.array(colours, "uint8")
+    if given is not None and len(given):
+        own = np.asarray(given, "uint8").reshape(-1, 3)[:num_classes]
+        table[: len(own)] = own
+    return table
 
 
 def overlay(image, ids, *, alpha=0.5, colours=None, background=0):
@@ -187,11 +193,7 @@ def overlay(image, ids, *, alpha=0.5, colours=None, background=0):
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
     image = image[..., :3]
-    table = palette(int(ids.max()) + 1)
-    if colours is not None and len(colours):
-        given = np.asarray(colours, "uint8").reshape(-1, 3)[: len(table)]
-        table[: len(given)] = given
-    colours = table[ids].astype("float32")
+    colours = palette(int(ids.max()) + 1, colours)[ids].astype("float32")
     coloured = (
         np.ones(ids.shape, bool) if background is None else ids != background
     )
