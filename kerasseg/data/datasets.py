@@ -73,19 +73,18 @@ def nuclei(split="train", train_subset=None, **kwargs):
 
 
 def _subset(pairs, stems, split):
-    train = {
-        pathlib.Path(image).stem: (image, mask)
-        for image, mask in nuclei_pairs("train")
-    }
-    unknown = [s for s in stems if s not in train] if stems else []
+    """The pairs of `split` ("train") whose image stems are in `stems`."""
+    by_stem = {pathlib.Path(image).stem: (image, mask) for image, mask in pairs}
+    unknown = [s for s in stems if s not in by_stem] if stems else []
     if split != "train" or isinstance(stems, str) or not stems or unknown:
+        training = [s for s in by_stem if s not in NUCLEI_TEST]
         raise ValueError(
             "nuclei: `train_subset` must be a non-empty list of training "
             f"image stems, with split 'train' or 'test' (got split={split!r}"
             f", train_subset={stems!r}; unknown: {unknown}). The training "
-            f"images are: {', '.join(train)}."
+            f"images are: {', '.join(training)}."
         )
-    return [train[s] for s in sorted(set(stems))]
+    return [by_stem[s] for s in sorted(set(stems))]
 
 
 def write_nuclei_pngs(wheel_path, out_dir=NUCLEI_DIR):
