@@ -13,6 +13,7 @@ import os
 import tensorflow as tf
 
 from kerasseg import _files
+from kerasseg.layers import atrous
 
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
 
@@ -88,7 +89,9 @@ def onnx(model, path, *, opset=None):
     signature = [
         tf.TensorSpec((None, None, None, model.input_shape[-1]), tf.float32)
     ]
-    with _files.atomic_path(path) as tmp:
+    # tf2onnx cannot convert the atrous layers' run-time choice of path
+    # (a cond around a convolution); the plain path gives the same outputs.
+    with _files.atomic_path(path) as tmp, atrous.without_run_time_choice():
         model.export(
             tmp,
             format="onnx",

@@ -14,10 +14,13 @@ map: each such tap is a shifted slice of the input, and the slices meet
 the kernel's matching taps in one matrix product (or, depthwise, a sum
 of products). That needs the height and width when the graph is traced.
 They are known whenever the input size is fixed (training on crops, XLA,
-the JAX backend); with an unknown size (a SavedModel with dynamic height
-and width) the layers fall back to the backend's own dilated convolution.
-Outputs equal the plain layers' within float32 rounding (tested), and
-gradients follow from the same operations.
+the JAX backend). With an unknown size (a SavedModel with dynamic height
+and width) the choice moves into the graph: a map no larger than the
+kernel's smallest nonzero offset on both axes (the common case for ASPP)
+takes the centre tap alone, a 1×1 product, and any other map the
+backend's own dilated convolution (`keras.ops.cond`, so only one branch
+runs). Outputs equal the plain layers' within float32 rounding (tested),
+and gradients follow from the same operations.
 
 The classes keep Keras' names (`Conv2D`, `DepthwiseConv2D`,
 `SeparableConv2D`) and variables on purpose: Keras 3 weight files address
@@ -27,7 +30,29 @@ keras.layers. They are registered under the "kerasseg" package, so
 `.keras` files reload with `safe_mode=True` and no `custom_objects`.
 """
 
+import contextlib
+import contextvars
+
 import keras
+
+# False while a converter that cannot read `cond` traces the model.
+_RUN_TIME_CHOICE = contextvars.ContextVar("run_time_choice", default=True)
+
+
+@contextlib.contextmanager
+def without_run_time_choice():
+    """Inside this context, layers traced at an unknown size use the
+    backend's own dilated convolution instead of choosing at run time.
+
+    For converters that do not handle a `cond` around a convolution
+    (tf2onnx loses the kernel's shape inside the branch). The outputs are
+    the same; only the speed on small maps differs.
+    """
+    token = _RUN_TIME_CHOICE.set(False)
+    try:
+        yield
+    finally:
+        _RUN_TIME_CHOICE.reset(token)
 
 
 def _axis_taps(size, kernel_size, rate):
@@ -46,6 +71,16 @@ def _axis_taps(size, kernel_size, rate):
     return taps
 
 
+def _shortcut_applies(layer):
+    """Whether skipping taps can apply at all: a dilated 'same' layer,
+    stride 1, channels last, no groups."""
+    if max(layer.dilation_rate) == 1 or max(layer.strides) > 1:
+        return False
+    if layer.padding != "same" or layer.data_format != "channels_last":
+        return False
+    return getattr(layer, "groups", 1) == 1
+
+
 def _fast_path_taps(layer, inputs):
     """The (row tap, column tap) pairs to compute, or None for the plain op.
 
@@ -53,11 +88,7 @@ def _fast_path_taps(layer, inputs):
     channels-first data, groups, or a height or width unknown at trace
     time, and when no tap or every tap reaches the map.
     """
-    if max(layer.dilation_rate) == 1 or max(layer.strides) > 1:
-        return None
-    if layer.padding != "same" or layer.data_format != "channels_last":
-        return None
-    if getattr(layer, "groups", 1) != 1:
+    if not _shortcut_applies(layer):
         return None
     height, width = inputs.shape[1], inputs.shape[2]
     if height is None or width is None:
@@ -75,9 +106,60 @@ def _fast_path_taps(layer, inputs):
     return taps
 
 
+def _centre_tap(layer):
+    """For a map of unknown size: the centre tap and, per axis, the
+    largest size at which it is the only tap reading the map.
+
+    Returns ((row tap, column tap), (max height, max width)), or None when
+    the shortcut cannot apply or the kernel has no centre tap (an even
+    size).
+    """
+    if not _shortcut_applies(layer):
+        return None
+    centre, limits = [], []
+    for kernel_size, rate in zip(layer.kernel_size, layer.dilation_rate):
+        pad_before = (kernel_size - 1) * rate // 2
+        offsets = [i * rate - pad_before for i in range(kernel_size)]
+        if 0 not in offsets:
+            return None
+        centre.append((offsets.index(0), 0))
+        limits.append(min(abs(o) for o in offsets if o))
+    return tuple(centre), tuple(limits)
+
+
+def _small_map(inputs, limits):
+    """True (a tensor) when the input's height and width are at most
+    `limits`, read from its shape at run time."""
+    shape = keras.ops.shape(inputs)
+    return keras.ops.logical_and(
+        keras.ops.less_equal(shape[1], limits[0]),
+        keras.ops.less_equal(shape[2], limits[1]),
+    )
+
+
+def _choose(layer, inputs, shortcut, plain):
+    """`shortcut(taps)` where the input's size (known when traced, or
+    else read at run time) lets taps be skipped, `plain()` elsewhere."""
+    taps = _fast_path_taps(layer, inputs)
+    if taps is not None:
+        return shortcut(taps)
+    known = inputs.shape[1] is not None and inputs.shape[2] is not None
+    centre = None
+    if not known and _RUN_TIME_CHOICE.get():
+        centre = _centre_tap(layer)
+    if centre is None:
+        return plain()
+    tap, limits = centre
+    return keras.ops.cond(
+        _small_map(inputs, limits), lambda: shortcut([tap]), plain
+    )
+
+
 def _shifted(inputs, taps):
     """One slice of the input per tap: the values that tap reads, with
     zeros where it reads padding."""
+    if all(dy == 0 and dx == 0 for (_, dy), (_, dx) in taps):
+        return [inputs]  # the centre tap reads the input as it is
     height, width = inputs.shape[1], inputs.shape[2]
     dys = [dy for (_, dy), _ in taps]
     dxs = [dx for _, (_, dx) in taps]
@@ -155,10 +237,12 @@ class Conv2D(keras.layers.Conv2D):
     """
 
     def convolution_op(self, inputs, kernel):
-        taps = _fast_path_taps(self, inputs)
-        if taps is None:
-            return super().convolution_op(inputs, kernel)
-        return atrous_conv(inputs, kernel, taps)
+        return _choose(
+            self,
+            inputs,
+            lambda taps: atrous_conv(inputs, kernel, taps),
+            lambda: super(Conv2D, self).convolution_op(inputs, kernel),
+        )
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -168,10 +252,14 @@ class DepthwiseConv2D(keras.layers.DepthwiseConv2D):
     known. Same arguments, variables and outputs."""
 
     def call(self, inputs):
-        taps = _fast_path_taps(self, inputs)
-        if taps is None:
-            return super().call(inputs)
-        return _finish(self, atrous_depthwise_conv(inputs, self.kernel, taps))
+        return _choose(
+            self,
+            inputs,
+            lambda taps: _finish(
+                self, atrous_depthwise_conv(inputs, self.kernel, taps)
+            ),
+            lambda: super(DepthwiseConv2D, self).call(inputs),
+        )
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -181,12 +269,22 @@ class SeparableConv2D(keras.layers.SeparableConv2D):
     and width are known. Same arguments, variables and outputs."""
 
     def call(self, inputs):
-        taps = _fast_path_taps(self, inputs)
-        if taps is None:
-            return super().call(inputs)
-        x = atrous_depthwise_conv(inputs, self.depthwise_kernel, taps)
-        x = keras.ops.matmul(x, self.pointwise_kernel[0, 0])
-        return _finish(self, x)
+        def shortcut(taps):
+            x = atrous_depthwise_conv(inputs, self.depthwise_kernel, taps)
+            x = keras.ops.matmul(x, self.pointwise_kernel[0, 0])
+            return _finish(self, x)
+
+        return _choose(
+            self,
+            inputs,
+            shortcut,
+            lambda: super(SeparableConv2D, self).call(inputs),
+        )
 
 
-__all__ = ["Conv2D", "DepthwiseConv2D", "SeparableConv2D"]
+__all__ = [
+    "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "without_run_time_choice",
+]

@@ -91,16 +91,97 @@ def test_gradients_equal_plain_layer(kind):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-4)
 
 
-def test_unknown_size_falls_back_to_the_plain_op():
-    x = np.random.default_rng(2).normal(size=(1, 8, 8, 3)).astype("float32")
-    plain, fast = _pair("SeparableConv2D", 3, 12, x)
-    traced = tf.function(
-        fast, input_signature=[tf.TensorSpec((None, None, None, 3))]
-    )
-    for size in (8, 11):
-        y = x[:, :1].repeat(size, axis=1).repeat(size, axis=2)
+def _op_types(function):
+    graph = function.get_concrete_function().graph.as_graph_def()
+    types = {node.op for node in graph.node}
+    for library_function in graph.library.function:
+        types |= {node.op for node in library_function.node_def}
+    return types
+
+
+# Heights and widths at rate 4 and a 3×3 kernel (offsets -4, 0, 4): maps
+# of at most 4×4 take the centre tap alone, any larger side the plain op.
+UNKNOWN_SIZE_CASES = [(1, 1), (4, 4), (3, 2), (4, 5), (9, 3), (11, 11)]
+
+
+@pytest.mark.parametrize("kind", sorted(PAIRS))
+def test_unknown_size_chooses_the_path_at_run_time(kind):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 6, 6, 3)).astype("float32")
+    plain, fast = _pair(kind, 3, 4, x)
+    spec = [tf.TensorSpec((None, None, None, 3))]
+    traced = tf.function(fast, input_signature=spec)
+    # Both paths are in the one graph, behind a cond.
+    assert _op_types(traced) & {"If", "StatelessIf"}
+    for height, width in UNKNOWN_SIZE_CASES:
+        y = rng.normal(size=(2, height, width, 3)).astype("float32")
         np.testing.assert_allclose(
-            traced(y).numpy(), np.asarray(plain(y)), atol=1e-5
+            traced(y).numpy(), np.asarray(plain(y)), rtol=0, atol=1e-5
+        )
+    with atrous.without_run_time_choice():
+        untouched = tf.function(fast, input_signature=spec)
+        assert not _op_types(untouched) & {"If", "StatelessIf"}
+        np.testing.assert_allclose(
+            untouched(y).numpy(), np.asarray(plain(y)), rtol=0, atol=1e-5
+        )
+
+
+def test_even_kernel_at_unknown_size_keeps_the_plain_op():
+    # A 2-tap kernel has no centre tap to fall back on.
+    x = np.random.default_rng(3).normal(size=(1, 3, 3, 2)).astype("float32")
+    plain, fast = _pair("Conv2D", 2, 5, x)
+    traced = tf.function(
+        fast, input_signature=[tf.TensorSpec((None, None, None, 2))]
+    )
+    assert not _op_types(traced) & {"If", "StatelessIf"}
+    np.testing.assert_allclose(
+        traced(x).numpy(), np.asarray(plain(x)), rtol=0, atol=1e-5
+    )
+
+
+def _dynamic_model(layers):
+    inputs = keras.Input((None, None, 3))
+    x = inputs
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inputs, x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["saved_model", "tflite", "onnx"])
+def test_run_time_choice_survives_export(fmt, tmp_path):
+    from tests.export.test_convert import run_onnx
+    from tests.export.test_convert import run_tflite
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1, 6, 6, 3)).astype("float32")
+    pairs = [
+        _pair("SeparableConv2D", 3, 4, x),
+        _pair("Conv2D", 3, 4, np.zeros((1, 6, 6, 5), "float32")),
+        _pair("DepthwiseConv2D", 3, 4, np.zeros((1, 6, 6, 5), "float32")),
+    ]
+    plain = _dynamic_model([p for p, _ in pairs])
+    fast = _dynamic_model([f for _, f in pairs])
+    if fmt == "saved_model":
+        fast.export(tmp_path / "served", format="tf_saved_model", verbose=False)
+        # Kept whole: the loaded object owns the variables.
+        loaded = tf.saved_model.load(str(tmp_path / "served"))
+
+        def run(images):
+            return loaded.serve(tf.constant(images)).numpy()
+    else:
+        path = str(tmp_path / f"model.{fmt}")
+        kerasseg.export.export(fast, path, format=fmt)
+        runner = run_tflite if fmt == "tflite" else run_onnx
+
+        def run(images):
+            (out,) = runner(path, images)
+            return out
+
+    for height, width in UNKNOWN_SIZE_CASES:
+        y = rng.normal(size=(2, height, width, 3)).astype("float32")
+        np.testing.assert_allclose(
+            run(y), np.asarray(plain(y)), rtol=0, atol=1e-4
         )
 
 
