@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,6 +24,7 @@ from timing import median_seconds  # noqa: E402
 
 import kerasseg  # noqa: E402
 from kerasseg import registry  # noqa: E402
+from kerasseg.zoo.publish import machine  # noqa: E402
 
 
 def matmul_gflops(n=4096, repeats=5):
@@ -144,18 +144,6 @@ def markdown(result):
     return "\n".join(lines) + "\n"
 
 
-def _machine():
-    model = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -170,7 +158,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     result = {
-        "machine": _machine(),
+        "machine": machine(),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "kerasseg": kerasseg.__version__,

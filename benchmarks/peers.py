@@ -409,11 +409,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(*args.worker, args.size, args.repeats)
-    from models import _machine
     from models import save
 
+    from kerasseg.zoo.publish import machine
+
     result = {
-        "machine": _machine(),
+        "machine": machine(),
         "platform": platform.platform(),
         "versions": _versions(),
         "size": args.size,

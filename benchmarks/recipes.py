@@ -5,9 +5,10 @@ scores them on the same held-out data.
         [--runs runs/recipes] [--json out.json]
 
 RECIPE is `autoencoder_pretraining`, `autoencoder_pretraining_nuclei`,
-`multitask`, `transfer`, `dann` or `adversarial`. Every run is scored on held-out data by mean IoU, mean
-Dice, pixel accuracy and the boundary F-score (tolerance 2 px, mean over
-the foreground classes, `kerasseg.boundary_metrics`).
+`multitask`, `transfer`, `dann` or `adversarial`. Every run is scored on
+held-out data by mean IoU, mean Dice, pixel accuracy and the boundary
+F-score (tolerance 2 px, mean over the foreground classes,
+`kerasseg.boundary_metrics`).
 
 `autoencoder_pretraining` (benchmarks/recipes/autoencoder_pretraining/):
 a U-Net trained for 300 steps on a fixed set of labelled Fashion-MNIST

@@ -27,26 +27,53 @@ from kerasseg.zoo import cards
 from kerasseg.zoo import evaluate as zoo_evaluate
 from kerasseg.zoo import records
 
+# The vector extensions that decide CPU speed, by /proc/cpuinfo flag: the
+# AVX-512 subsets are named after it (VNNI and BF16 speed int8 and
+# bfloat16 products); AMX is Intel's matrix unit.
+VECTOR_EXTENSIONS = (
+    ("avx2", "AVX2"),
+    ("fma", "FMA"),
+    ("avx512f", "AVX-512"),
+    ("avx512_vnni", "VNNI"),
+    ("avx512_bf16", "BF16"),
+    ("amx_tile", "AMX"),
+)
+
+
+def vector_extensions(flags):
+    """The names in VECTOR_EXTENSIONS whose flag is among `flags` (the
+    words of /proc/cpuinfo's flags line), with "no AVX-512" and "no AMX"
+    said outright, since the speed of this project's machines turns on
+    them."""
+    flags = set(flags)
+    found = [name for flag, name in VECTOR_EXTENSIONS if flag in flags]
+    if "avx512f" not in flags:
+        found.append("no AVX-512")
+    if "amx_tile" not in flags:
+        found.append("no AMX")
+    return found
+
 
 def machine():
-    """The CPU this runs on, with its widest vector extension and cores."""
+    """The CPU this runs on: its model name, vector extensions and cores,
+    e.g. "AMD EPYC 7B13, AVX2 FMA no AVX-512 no AMX, 2 cores"."""
     name = platform.processor() or platform.machine()
-    flags = ""
+    flags = None
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name") and name in ("", "x86_64"):
                     name = line.split(":", 1)[1].strip()
                 if line.startswith("flags"):
-                    flags = line
+                    flags = line.split(":", 1)[1].split()
                     break
     except OSError:
         pass
-    vector = next(
-        (v for v in ("avx512f", "avx2", "avx") if f" {v}" in flags), ""
-    )
-    vector = {"avx512f": "AVX-512"}.get(vector, vector.upper())
-    return f"{name}, {vector}, {os.cpu_count()} cores".replace(", ,", ",")
+    parts = [name]
+    if flags is not None:  # no flags line: not x86, or no /proc
+        parts.append(" ".join(vector_extensions(flags)))
+    parts.append(f"{os.cpu_count()} cores")
+    return ", ".join(p for p in parts if p)
 
 
 def preprocessing(config):

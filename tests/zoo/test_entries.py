@@ -174,3 +174,21 @@ def test_every_committed_config_is_valid_for_its_entry_name(name):
     # The name's first part is the registered model the config builds.
     assert resolved["model"]["name"] == name.split(".")[0]
     assert builders.model(resolved).count_params() > 0
+
+
+def test_machine_names_the_vector_extensions_that_decide_speed():
+    from kerasseg.zoo.publish import vector_extensions
+
+    avx2 = "fpu sse4_2 avx avx2 fma bmi2".split()
+    assert vector_extensions(avx2) == ["AVX2", "FMA", "no AVX-512", "no AMX"]
+    sapphire = (
+        " ".join(avx2) + " avx512f avx512bw avx512_vnni avx512_bf16 amx_tile"
+    )
+    assert vector_extensions(sapphire.split()) == [
+        "AVX2",
+        "FMA",
+        "AVX-512",
+        "VNNI",
+        "BF16",
+        "AMX",
+    ]
