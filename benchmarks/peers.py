@@ -248,7 +248,7 @@ def worker(name, framework, size, repeats):
 
 def _start(name, framework, args):
     command = [
-        sys.executable,
+        args.torch_python if framework == "torch" else sys.executable,
         __file__,
         "--worker",
         name,
@@ -268,12 +268,26 @@ def _start(name, framework, args):
     return process, json.loads(line)
 
 
+def _installed(module, python):
+    """Whether `python` (this interpreter or another) can import `module`."""
+    if python == sys.executable:
+        return importlib.util.find_spec(module) is not None
+    check = (
+        "import importlib.util, sys; "
+        f"sys.exit(not importlib.util.find_spec({module!r}))"
+    )
+    return subprocess.run([python, "-c", check]).returncode == 0
+
+
 def run_group(group, args):
+    def python(framework):
+        return args.torch_python if framework == "torch" else sys.executable
+
     available = [
         (name, framework)
         for name, framework, module in GROUPS[group]
-        if importlib.util.find_spec(module) is not None
-        and (framework != "torch" or importlib.util.find_spec("torch"))
+        if _installed(module, python(framework))
+        and (framework != "torch" or _installed("torch", python(framework)))
     ]
     skipped = [
         f"{name} (not installed)"
@@ -405,6 +419,12 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "FRAMEWORK"))
+    parser.add_argument(
+        "--torch-python",
+        default=sys.executable,
+        help="the Python that runs the PyTorch workers (one with torch and "
+        "segmentation-models-pytorch, e.g. a virtualenv of its own)",
+    )
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.worker:
