@@ -18,7 +18,16 @@ from kerasseg.encoders.efficientnet import efficientnetb4_encoder
 from kerasseg.encoders.efficientnet import efficientnetb5_encoder
 from kerasseg.encoders.efficientnet import efficientnetb6_encoder
 from kerasseg.encoders.efficientnet import efficientnetb7_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b0_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b1_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b2_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b3_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2l_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2m_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2s_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
+from kerasseg.encoders.mobilenet_v3 import mobilenetv3large_encoder
+from kerasseg.encoders.mobilenet_v3 import mobilenetv3small_encoder
 from kerasseg.encoders.registry import ENCODERS
 from kerasseg.encoders.registry import get_encoder
 from kerasseg.encoders.resnet import resnet18_encoder
@@ -45,9 +54,18 @@ __all__ = [
     "efficientnetb5_encoder",
     "efficientnetb6_encoder",
     "efficientnetb7_encoder",
+    "efficientnetv2b0_encoder",
+    "efficientnetv2b1_encoder",
+    "efficientnetv2b2_encoder",
+    "efficientnetv2b3_encoder",
+    "efficientnetv2s_encoder",
+    "efficientnetv2m_encoder",
+    "efficientnetv2l_encoder",
     "get_encoder",
     "level_of",
     "mobilenetv2_encoder",
+    "mobilenetv3large_encoder",
+    "mobilenetv3small_encoder",
     "resnet101_encoder",
     "resnet152_encoder",
     "resnet18_encoder",

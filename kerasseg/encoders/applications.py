@@ -211,6 +211,36 @@ def _download_error(family, error):
     )
 
 
+# === Where the levels are tapped ===
+
+# A tap is a layer name (its output is the level), `input_of(name)` (the
+# one input of that layer: the stage output that feeds the next stage's
+# first, strided block, where the stage's own last layer has an automatic
+# name such as "activation_17") or OUTPUT (the backbone's output).
+OUTPUT = None
+
+
+def input_of(name):
+    """A tap at the input of layer `name` (see `application_encoder`)."""
+    return ("input of", name)
+
+
+def _tap_name(config, tap):
+    """The name of the layer whose output a tap reads, from a Functional
+    config."""
+    if tap is OUTPUT:
+        outputs = config["output_layers"]  # [name, 0, 0] for one output
+        if len(outputs) != 3 or not isinstance(outputs[0], str):
+            raise ValueError(f"The backbone has several outputs: {outputs}")
+        return outputs[0]
+    if isinstance(tap, tuple):
+        _, target = tap
+        (layer,) = [x for x in config["layers"] if x["name"] == target]
+        (source,) = inbound_layers(layer["inbound_nodes"])
+        return source
+    return tap
+
+
 # === The builder ===
 
 
@@ -231,8 +261,10 @@ def application_encoder(
 
     Args:
         application: e.g. `keras.applications.ResNet50`.
-        taps: dict of level n → name of the layer whose output is the
-            stage output at stride `2**n` (before any dilation).
+        taps: dict of level n → the stage output at stride `2**n`
+            (before any dilation): the name of the layer that computes
+            it, `input_of(name)` for the input of layer `name`, or
+            `OUTPUT` for the backbone's output.
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet", a keras.applications weights file (any
             `.h5` that `application(weights=path)` accepts) or a
@@ -273,6 +305,7 @@ def application_encoder(
             **application_kwargs,
         )
     config = backbone.get_config()
+    taps = {level: _tap_name(config, tap) for level, tap in taps.items()}
     strides = dilate(config, output_stride or 32)
     if batch_norm_momentum is not None:
         momentum = check.rate("batch_norm_momentum", batch_norm_momentum)
@@ -381,12 +414,17 @@ def layer_strides(model, input_stride=1):
     at every strided convolution or pooling layer.
     """
     stride, found = {}, []
+    layers = {layer.name: layer for layer in model.layers}
     for layer_config in model.get_config()["layers"]:
         name = layer_config["name"]
         sources = inbound_layers(layer_config["inbound_nodes"])
         s_in = max((stride[s] for s in sources), default=input_stride)
-        layer = model.get_layer(name)
-        if isinstance(layer, keras.Model):
+        layer = layers.get(name)
+        if layer is None:
+            # An operation, not a layer (`x + 3` in MobileNetV3's
+            # hard sigmoid): no weights, no stride.
+            stride[name] = s_in
+        elif isinstance(layer, keras.Model):
             inner = layer_strides(layer, s_in)
             found.extend(inner)
             stride[name] = max(s for _, s in inner)

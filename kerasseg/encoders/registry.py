@@ -16,7 +16,16 @@ from kerasseg.encoders.efficientnet import efficientnetb4_encoder
 from kerasseg.encoders.efficientnet import efficientnetb5_encoder
 from kerasseg.encoders.efficientnet import efficientnetb6_encoder
 from kerasseg.encoders.efficientnet import efficientnetb7_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b0_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b1_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b2_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2b3_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2l_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2m_encoder
+from kerasseg.encoders.efficientnet_v2 import efficientnetv2s_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
+from kerasseg.encoders.mobilenet_v3 import mobilenetv3large_encoder
+from kerasseg.encoders.mobilenet_v3 import mobilenetv3small_encoder
 from kerasseg.encoders.resnet import resnet18_encoder
 from kerasseg.encoders.resnet import resnet34_encoder
 from kerasseg.encoders.resnet import resnet50_encoder
@@ -40,7 +49,16 @@ ENCODERS = {
     "efficientnetb5": efficientnetb5_encoder,
     "efficientnetb6": efficientnetb6_encoder,
     "efficientnetb7": efficientnetb7_encoder,
+    "efficientnetv2b0": efficientnetv2b0_encoder,
+    "efficientnetv2b1": efficientnetv2b1_encoder,
+    "efficientnetv2b2": efficientnetv2b2_encoder,
+    "efficientnetv2b3": efficientnetv2b3_encoder,
+    "efficientnetv2s": efficientnetv2s_encoder,
+    "efficientnetv2m": efficientnetv2m_encoder,
+    "efficientnetv2l": efficientnetv2l_encoder,
     "mobilenetv2": mobilenetv2_encoder,
+    "mobilenetv3large": mobilenetv3large_encoder,
+    "mobilenetv3small": mobilenetv3small_encoder,
     "resnet18": resnet18_encoder,
     "resnet34": resnet34_encoder,
     "resnet50": resnet50_encoder,
@@ -83,14 +101,16 @@ def get_encoder(
         name: one of `ENCODERS`: "conv" (the U-Net encoder), "resnet18",
             "resnet34", "resnet50", "resnet101", "resnet152",
             "resnet50v2", "resnet101v2", "resnet152v2", "densenet121",
-            "densenet169", "densenet201", "mobilenetv2", "efficientnetb0"
-            … "efficientnetb7", "vgg16".
+            "densenet169", "densenet201", "mobilenetv2", "mobilenetv3small",
+            "mobilenetv3large", "efficientnetb0" … "efficientnetb7",
+            "efficientnetv2b0" … "efficientnetv2b3", "efficientnetv2s",
+            "efficientnetv2m", "efficientnetv2l", "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").
         **options: further arguments of that encoder's function, e.g.
             `depth` and `base_filters` for "conv", `alpha` for
-            "mobilenetv2".
+            "mobilenetv2", `alpha` and `minimalistic` for MobileNetV3.
 
     Returns:
         A `keras.Model` named "encoder" with a stride-keyed dict output.

@@ -18,11 +18,22 @@ APPLICATIONS = {
     "resnet50": keras.applications.ResNet50,
     "resnet50v2": keras.applications.ResNet50V2,
     "mobilenetv2": keras.applications.MobileNetV2,
+    "mobilenetv3small": keras.applications.MobileNetV3Small,
+    "mobilenetv3large": keras.applications.MobileNetV3Large,
     "efficientnetb0": keras.applications.EfficientNetB0,
+    "efficientnetv2b0": keras.applications.EfficientNetV2B0,
+    "efficientnetv2s": keras.applications.EfficientNetV2S,
     "vgg16": keras.applications.VGG16,
 }
-# Small variants keep the slower checks fast.
-OPTIONS = {"mobilenetv2": {"alpha": 0.35}}
+# Built in the second tier only: 3–20 M parameters each.
+SLOW = {"mobilenetv3large", "efficientnetv2s"}
+# Small variants keep the slower checks fast; MobileNetV3Small without
+# squeeze-and-excitation, whose global pooling makes a dilated network
+# differ from the plain one.
+OPTIONS = {
+    "mobilenetv2": {"alpha": 0.35},
+    "mobilenetv3small": {"minimalistic": True},
+}
 
 
 def _features(encoder, x):
@@ -34,7 +45,13 @@ def _pixels(shape, seed=0):
 
 
 @pytest.mark.parametrize("channels", [3, 1])
-@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n
+        for n in sorted(APPLICATIONS)
+    ],
+)
 def test_parameter_count_equals_the_application_without_top(name, channels):
     encoder = get_encoder(name, (None, None, channels))
     application = APPLICATIONS[name](
@@ -63,6 +80,9 @@ def test_parameter_count_equals_the_application_without_top(name, channels):
         ("densenet121", 16, 0),
         ("mobilenetv2", 16, 1),
         ("mobilenetv2", 8, 3),
+        # MobileNetV3 pads its strided depthwise convolutions as V2 does.
+        ("mobilenetv3small", 16, 1),
+        ("mobilenetv3small", 8, 3),
     ],
 )
 def test_dilation_keeps_the_weights_and_computes_the_same_features(
@@ -92,6 +112,19 @@ def test_dilation_keeps_the_weights_and_computes_the_same_features(
         ("vgg16", keras.applications.vgg16.preprocess_input),
         ("mobilenetv2", keras.applications.mobilenet_v2.preprocess_input),
         ("densenet121", keras.applications.densenet.preprocess_input),
+        # keras.applications' MobileNetV3 and EfficientNetV2 preprocess in
+        # the model (their preprocess_input returns its input): the
+        # encoder's own layer must compute what theirs does.
+        ("mobilenetv3small", keras.applications.mobilenet_v3.preprocess_input),
+        (
+            "efficientnetv2b0",
+            keras.applications.efficientnet_v2.preprocess_input,
+        ),
+        pytest.param(
+            "efficientnetv2s",
+            keras.applications.efficientnet_v2.preprocess_input,
+            marks=pytest.mark.slow,
+        ),
         pytest.param(
             "resnet50v2",
             keras.applications.resnet_v2.preprocess_input,
@@ -131,7 +164,10 @@ def application_weights_file(tmp_path):
         )
         # Random, non-trivial statistics for the normalization layers too.
         for layer in model.layers:
-            if isinstance(layer, keras.layers.Normalization):
+            # (EfficientNetV2's has fixed statistics, not variables.)
+            if isinstance(layer, keras.layers.Normalization) and hasattr(
+                layer, "adapt_mean"
+            ):
                 layer.adapt_mean.assign([0.4, 0.5, 0.6])
                 layer.adapt_variance.assign([0.2, 0.25, 0.3])
                 layer.finalize_state()
@@ -212,15 +248,28 @@ def test_weights_file_saved_earlier_gives_identical_features(name, tmp_path):
         np.testing.assert_array_equal(first[key], second[key])
 
 
-def test_application_file_path_loads_like_imagenet(application_weights_file):
-    reference, path = application_weights_file("mobilenetv2", alpha=0.35)
-    encoder = get_encoder(
-        "mobilenetv2", (None, None, 3), weights=str(path), alpha=0.35
-    )
+@pytest.mark.parametrize(
+    "name, options, preprocess",
+    [
+        (
+            "mobilenetv2",
+            {"alpha": 0.35},
+            keras.applications.mobilenet_v2.preprocess_input,
+        ),
+        # keras.applications' model with its own preprocessing, written
+        # with it; the encoder's backbone has none (its own layer instead).
+        ("mobilenetv3small", {}, None),
+        ("efficientnetv2b0", {}, None),
+    ],
+)
+def test_application_file_path_loads_like_imagenet(
+    application_weights_file, name, options, preprocess
+):
+    reference, path = application_weights_file(name, **options)
+    encoder = get_encoder(name, (None, None, 3), weights=str(path), **options)
     x = _pixels((1, 64, 64, 3))
     expected = reference(
-        keras.applications.mobilenet_v2.preprocess_input(x.copy()),
-        training=False,
+        preprocess(x.copy()) if preprocess else x, training=False
     )
     np.testing.assert_allclose(
         _features(encoder, x)["P5"], expected, rtol=1e-4, atol=1e-4

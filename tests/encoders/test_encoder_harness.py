@@ -31,7 +31,16 @@ EXAMPLES = {
     "efficientnetb5": ({}, True),
     "efficientnetb6": ({}, True),
     "efficientnetb7": ({}, True),
+    "efficientnetv2b0": ({}, True),
+    "efficientnetv2b1": ({}, True),
+    "efficientnetv2b2": ({}, True),
+    "efficientnetv2b3": ({}, True),
+    "efficientnetv2l": ({}, True),
+    "efficientnetv2m": ({}, True),
+    "efficientnetv2s": ({}, True),
     "mobilenetv2": ({"alpha": 0.35}, True),
+    "mobilenetv3large": ({}, True),
+    "mobilenetv3small": ({}, True),
     "resnet18": ({}, True),
     "resnet34": ({}, True),
     "resnet50": ({}, True),
@@ -44,10 +53,19 @@ EXAMPLES = {
 }
 NAMES = sorted(ENCODERS)
 # The large encoders take 4–7 s per check; the default run checks
-# MobileNetV2 and ResNet18 (and the plain ones), the second tier them all.
-LARGE = {"densenet121", "efficientnetb0", "resnet34", "resnet50", "resnet50v2"}
-# The deepest ResNets and DenseNets and EfficientNetB1–B7 (10–40 s per
-# check) are checked with --run-large.
+# MobileNetV2, MobileNetV3Small and ResNet18 (and the plain ones), the
+# second tier them all.
+LARGE = {
+    "densenet121",
+    "efficientnetb0",
+    "efficientnetv2b0",
+    "mobilenetv3large",
+    "resnet34",
+    "resnet50",
+    "resnet50v2",
+}
+# The deepest ResNets and DenseNets, EfficientNetB1–B7 and EfficientNetV2
+# B1–L (10–40 s per check) are checked with --run-large.
 HUGE = {
     "densenet169",
     "densenet201",
@@ -56,6 +74,7 @@ HUGE = {
     "resnet101v2",
     "resnet152v2",
     *(f"efficientnetb{i}" for i in range(1, 8)),
+    *(f"efficientnetv2{v}" for v in ("b1", "b2", "b3", "s", "m", "l")),
 }
 
 
