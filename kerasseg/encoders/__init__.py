@@ -7,6 +7,11 @@ model builders take that name as their `encoder` argument.
 from kerasseg.encoders.base import level_of
 from kerasseg.encoders.base import stride_of
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.convnext import convnextbase_encoder
+from kerasseg.encoders.convnext import convnextlarge_encoder
+from kerasseg.encoders.convnext import convnextsmall_encoder
+from kerasseg.encoders.convnext import convnexttiny_encoder
+from kerasseg.encoders.convnext import convnextxlarge_encoder
 from kerasseg.encoders.densenet import densenet121_encoder
 from kerasseg.encoders.densenet import densenet169_encoder
 from kerasseg.encoders.densenet import densenet201_encoder
@@ -43,6 +48,11 @@ from kerasseg.encoders.vgg import vgg16_encoder
 __all__ = [
     "ENCODERS",
     "conv_encoder",
+    "convnextbase_encoder",
+    "convnextlarge_encoder",
+    "convnextsmall_encoder",
+    "convnexttiny_encoder",
+    "convnextxlarge_encoder",
     "densenet121_encoder",
     "densenet169_encoder",
     "densenet201_encoder",

@@ -77,7 +77,8 @@ def dilate(config, output_stride):
     original weights still fit. A 'valid' strided convolution behind
     its own ZeroPadding2D (MobileNetV2, EfficientNet), and a dilated
     'valid' one behind a padding of half its kernel (ResNetV2), becomes
-    'same' with the padding layer set to zero.
+    'same' with the padding layer set to zero. Nested Sequential blocks
+    (ConvNeXt's) are rewritten layer by layer in the same way.
 
     Args:
         config: `model.get_config()` of a Functional model; changed in
@@ -87,42 +88,80 @@ def dilate(config, output_stride):
     Returns:
         dict of layer name → stride of its output after the rewrite.
     """
-    layers = {layer["name"]: layer for layer in config["layers"]}
     stride, rate = {}, {}
-    for layer in config["layers"]:
-        name, kind, cfg = layer["name"], layer["class_name"], layer["config"]
-        sources = inbound_layers(layer["inbound_nodes"])
-        s_in = max((stride[s] for s in sources), default=1)
-        d_in = max((rate[s] for s in sources), default=1)
-        step = _pair(cfg.get("strides", 1))[0] if kind in _STRIDED else 1
-        kernel = _pair(cfg.get("kernel_size", 1))[0] if kind in _CONVS else 1
-        if step > 1 and s_in * step > output_stride:
-            cfg["strides"] = [1, 1]
-            if cfg.get("padding") == "valid":
-                cfg["padding"] = "same"
-                pad = [layers[s] for s in sources]
-                if kernel > 1 or kind not in _CONVS:
-                    for source in pad:
-                        if source["class_name"] == "ZeroPadding2D":
-                            source["config"]["padding"] = [[0, 0], [0, 0]]
-            stride[name], rate[name] = s_in, d_in * step
-        else:
-            stride[name], rate[name] = s_in * step, d_in
-        if kind in _CONVS and kernel > 1 and d_in > 1:
-            if cfg.get("padding") == "valid":
-                _same_instead_of_padding(name, kernel, sources, layers)
-            if cfg.get("padding") != "same":
-                raise ValueError(
-                    f"Cannot dilate layer {name!r}: it uses "
-                    f"padding={cfg.get('padding')!r} without a stride."
-                )
-            cfg["dilation_rate"] = [d_in, d_in]
-            # The same layer, computed without the taps that only read
-            # padding (kerasseg.layers.atrous); same variables and weight
-            # file keys.
-            layer["module"] = atrous.__name__
-            layer["registered_name"] = f"kerasseg>{kind}"
+    _dilate_graph(config["layers"], output_stride, stride, rate)
     return stride
+
+
+def _dilate_graph(entries, output_stride, stride, rate, start=(1, 1)):
+    """`dilate` over a list of layer configs: a Functional model's (each
+    layer's sources read from its inbound nodes) or a Sequential model's
+    (each layer reads the one before it; `start` is the stride and rate of
+    its input). Fills `stride` and `rate` by layer name and returns the
+    last layer's."""
+    # (A Sequential model's entries carry their name in their config only.)
+    layers = {layer["config"]["name"]: layer for layer in entries}
+    sequential = not any("inbound_nodes" in layer for layer in entries)
+    previous = []
+    for name, layer in layers.items():
+        kind = layer["class_name"]
+        sources = (
+            previous if sequential else inbound_layers(layer["inbound_nodes"])
+        )
+        s_in = max((stride[s] for s in sources), default=start[0])
+        d_in = max((rate[s] for s in sources), default=start[1])
+        if kind == "Sequential":
+            # A nested block (ConvNeXt's stem and down-sampling layers):
+            # its layers are rewritten in place, in their order.
+            stride[name], rate[name] = _dilate_graph(
+                layer["config"]["layers"],
+                output_stride,
+                {},
+                {},
+                start=(s_in, d_in),
+            )
+        else:
+            stride[name], rate[name] = _dilate_layer(
+                layer, sources, layers, s_in, d_in, output_stride
+            )
+        previous = [name]
+    return (stride[previous[0]], rate[previous[0]]) if previous else start
+
+
+def _dilate_layer(layer, sources, layers, s_in, d_in, output_stride):
+    """Rewrites one layer's config for `dilate`; returns the stride and
+    dilation rate of its output."""
+    kind, cfg = layer["class_name"], layer["config"]
+    name = cfg["name"]
+    step = _pair(cfg.get("strides", 1))[0] if kind in _STRIDED else 1
+    kernel = _pair(cfg.get("kernel_size", 1))[0] if kind in _CONVS else 1
+    if step > 1 and s_in * step > output_stride:
+        cfg["strides"] = [1, 1]
+        if cfg.get("padding") == "valid":
+            cfg["padding"] = "same"
+            pad = [layers[s] for s in sources]
+            if kernel > 1 or kind not in _CONVS:
+                for source in pad:
+                    if source["class_name"] == "ZeroPadding2D":
+                        source["config"]["padding"] = [[0, 0], [0, 0]]
+        out = s_in, d_in * step
+    else:
+        out = s_in * step, d_in
+    if kind in _CONVS and kernel > 1 and d_in > 1:
+        if cfg.get("padding") == "valid":
+            _same_instead_of_padding(name, kernel, sources, layers)
+        if cfg.get("padding") != "same":
+            raise ValueError(
+                f"Cannot dilate layer {name!r}: it uses "
+                f"padding={cfg.get('padding')!r} without a stride."
+            )
+        cfg["dilation_rate"] = [d_in, d_in]
+        # The same layer, computed without the taps that only read
+        # padding (kerasseg.layers.atrous); same variables and weight
+        # file keys.
+        layer["module"] = atrous.__name__
+        layer["registered_name"] = f"kerasseg>{kind}"
+    return out
 
 
 def _same_instead_of_padding(name, kernel, sources, layers):
@@ -343,12 +382,13 @@ def application_encoder(
     if after_load is not None:
         after_load(backbone, source)
 
+    # Operations too: a tap can read an operation's output (the residual
+    # `x + y` that ends a ConvNeXt stage is not a layer).
+    nodes = {op.name: op for op in backbone.operations}
     features = {}
     for level in sorted(taps):
         layer = taps[level]
-        features[key_of(int(math.log2(strides[layer])))] = backbone.get_layer(
-            layer
-        ).output
+        features[key_of(int(math.log2(strides[layer])))] = nodes[layer].output
     body = keras.Model(backbone.inputs, features, name=backbone.name)
 
     inputs = keras.Input(shape=(None, None, channels), name="image")
@@ -376,12 +416,24 @@ def application_encoder(
 # === A family member as a named encoder function ===
 
 
-def family_encoder(function_name, doc, build):
+def family_encoder(function_name, doc, build, *, batch_norm=True):
     """An encoder function with the family's public signature
     `(input_shape, *, weights, output_stride, batch_norm_momentum, name)`
     that calls `build` with those arguments; for families whose members
     differ only in what `build` is bound to (ResNet18/34/101/152,
-    EfficientNetB1–B7)."""
+    EfficientNetB1–B7). `batch_norm=False` leaves `batch_norm_momentum`
+    out, for families without BatchNormalization (ConvNeXt)."""
+
+    def encoder_without_batch_norm(
+        input_shape=(None, None, 3),
+        *,
+        weights=None,
+        output_stride=None,
+        name="encoder",
+    ):
+        return build(
+            input_shape, weights=weights, output_stride=output_stride, name=name
+        )
 
     def encoder(
         input_shape=(None, None, 3),
@@ -399,6 +451,8 @@ def family_encoder(function_name, doc, build):
             name=name,
         )
 
+    if not batch_norm:
+        encoder = encoder_without_batch_norm
     encoder.__name__ = encoder.__qualname__ = function_name
     encoder.__doc__ = doc
     return encoder
@@ -423,6 +477,11 @@ def layer_strides(model, input_stride=1):
         if layer is None:
             # An operation, not a layer (`x + 3` in MobileNetV3's
             # hard sigmoid): no weights, no stride.
+            stride[name] = s_in
+        elif isinstance(layer, keras.Sequential):
+            for inner in layer.layers:
+                s_in *= _pair(getattr(inner, "strides", 1) or 1)[0]
+                found.append((inner, s_in))
             stride[name] = s_in
         elif isinstance(layer, keras.Model):
             inner = layer_strides(layer, s_in)

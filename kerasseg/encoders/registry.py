@@ -5,6 +5,11 @@ import os
 
 from kerasseg.encoders.applications import check_weights
 from kerasseg.encoders.conv import conv_encoder
+from kerasseg.encoders.convnext import convnextbase_encoder
+from kerasseg.encoders.convnext import convnextlarge_encoder
+from kerasseg.encoders.convnext import convnextsmall_encoder
+from kerasseg.encoders.convnext import convnexttiny_encoder
+from kerasseg.encoders.convnext import convnextxlarge_encoder
 from kerasseg.encoders.densenet import densenet121_encoder
 from kerasseg.encoders.densenet import densenet169_encoder
 from kerasseg.encoders.densenet import densenet201_encoder
@@ -38,6 +43,11 @@ from kerasseg.encoders.vgg import vgg16_encoder
 
 ENCODERS = {
     "conv": conv_encoder,
+    "convnexttiny": convnexttiny_encoder,
+    "convnextsmall": convnextsmall_encoder,
+    "convnextbase": convnextbase_encoder,
+    "convnextlarge": convnextlarge_encoder,
+    "convnextxlarge": convnextxlarge_encoder,
     "densenet121": densenet121_encoder,
     "densenet169": densenet169_encoder,
     "densenet201": densenet201_encoder,
@@ -104,7 +114,9 @@ def get_encoder(
             "densenet169", "densenet201", "mobilenetv2", "mobilenetv3small",
             "mobilenetv3large", "efficientnetb0" … "efficientnetb7",
             "efficientnetv2b0" … "efficientnetv2b3", "efficientnetv2s",
-            "efficientnetv2m", "efficientnetv2l", "vgg16".
+            "efficientnetv2m", "efficientnetv2l", "convnexttiny",
+            "convnextsmall", "convnextbase", "convnextlarge",
+            "convnextxlarge", "vgg16".
         input_shape: `(height, width, channels)`.
         weights: None, "imagenet" (not for "conv") or a weights file.
         output_stride: None, 8, 16 or 32 (not for "conv").

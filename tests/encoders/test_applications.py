@@ -14,6 +14,7 @@ import kerasseg
 from kerasseg.encoders import get_encoder
 
 APPLICATIONS = {
+    "convnexttiny": keras.applications.ConvNeXtTiny,
     "densenet121": keras.applications.DenseNet121,
     "resnet50": keras.applications.ResNet50,
     "resnet50v2": keras.applications.ResNet50V2,
@@ -25,8 +26,8 @@ APPLICATIONS = {
     "efficientnetv2s": keras.applications.EfficientNetV2S,
     "vgg16": keras.applications.VGG16,
 }
-# Built in the second tier only: 3–20 M parameters each.
-SLOW = {"mobilenetv3large", "efficientnetv2s"}
+# Built in the second tier only: 3–28 M parameters each.
+SLOW = {"convnexttiny", "mobilenetv3large", "efficientnetv2s"}
 # Small variants keep the slower checks fast; MobileNetV3Small without
 # squeeze-and-excitation, whose global pooling makes a dilated network
 # differ from the plain one.
@@ -83,6 +84,12 @@ def test_parameter_count_equals_the_application_without_top(name, channels):
         # MobileNetV3 pads its strided depthwise convolutions as V2 does.
         ("mobilenetv3small", 16, 1),
         ("mobilenetv3small", 8, 3),
+        # ConvNeXt's 2×2 convolutions of stride 2 read 2i and 2i + 1: at
+        # stride 1 'same' pads after, so output 2i is the original's i; the
+        # next one, dilated by 2, pads one on each side and reads 2i - 1
+        # and 2i + 1, so the stride-8 grid is one step off.
+        pytest.param("convnexttiny", 16, 0, marks=pytest.mark.slow),
+        pytest.param("convnexttiny", 8, 1, marks=pytest.mark.slow),
     ],
 )
 def test_dilation_keeps_the_weights_and_computes_the_same_features(
@@ -123,6 +130,11 @@ def test_dilation_keeps_the_weights_and_computes_the_same_features(
         pytest.param(
             "efficientnetv2s",
             keras.applications.efficientnet_v2.preprocess_input,
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "convnexttiny",
+            keras.applications.convnext.preprocess_input,
             marks=pytest.mark.slow,
         ),
         pytest.param(
@@ -260,6 +272,7 @@ def test_weights_file_saved_earlier_gives_identical_features(name, tmp_path):
         # with it; the encoder's backbone has none (its own layer instead).
         ("mobilenetv3small", {}, None),
         ("efficientnetv2b0", {}, None),
+        pytest.param("convnexttiny", {}, None, marks=pytest.mark.slow),
     ],
 )
 def test_application_file_path_loads_like_imagenet(

@@ -20,6 +20,11 @@ from kerasseg.encoders.applications import layer_strides
 # encoder name → small options; whether it takes `output_stride`.
 EXAMPLES = {
     "conv": ({"depth": 3, "base_filters": 4}, False),
+    "convnextbase": ({}, True),
+    "convnextlarge": ({}, True),
+    "convnextsmall": ({}, True),
+    "convnexttiny": ({}, True),
+    "convnextxlarge": ({}, True),
     "densenet121": ({}, True),
     "densenet169": ({}, True),
     "densenet201": ({}, True),
@@ -56,6 +61,7 @@ NAMES = sorted(ENCODERS)
 # MobileNetV2, MobileNetV3Small and ResNet18 (and the plain ones), the
 # second tier them all.
 LARGE = {
+    "convnexttiny",
     "densenet121",
     "efficientnetb0",
     "efficientnetv2b0",
@@ -64,8 +70,9 @@ LARGE = {
     "resnet50",
     "resnet50v2",
 }
-# The deepest ResNets and DenseNets, EfficientNetB1–B7 and EfficientNetV2
-# B1–L (10–40 s per check) are checked with --run-large.
+# The deepest ResNets and DenseNets, EfficientNetB1–B7, EfficientNetV2
+# B1–L and ConvNeXt Small–XLarge (10–40 s per check) are checked with
+# --run-large.
 HUGE = {
     "densenet169",
     "densenet201",
@@ -75,6 +82,7 @@ HUGE = {
     "resnet152v2",
     *(f"efficientnetb{i}" for i in range(1, 8)),
     *(f"efficientnetv2{v}" for v in ("b1", "b2", "b3", "s", "m", "l")),
+    *(f"convnext{v}" for v in ("small", "base", "large", "xlarge")),
 }
 
 
