@@ -30,6 +30,7 @@ from kerasseg.encoders.efficientnet_v2 import efficientnetv2b3_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2l_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2m_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2s_encoder
+from kerasseg.encoders.hub import hub_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.mobilenet_v3 import mobilenetv3large_encoder
 from kerasseg.encoders.mobilenet_v3 import mobilenetv3small_encoder
@@ -73,6 +74,7 @@ __all__ = [
     "efficientnetv2l_encoder",
     "get_encoder",
     "level_of",
+    "hub_encoder",
     "mobilenetv2_encoder",
     "mobilenetv3large_encoder",
     "mobilenetv3small_encoder",

@@ -28,6 +28,7 @@ from kerasseg.encoders.efficientnet_v2 import efficientnetv2b3_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2l_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2m_encoder
 from kerasseg.encoders.efficientnet_v2 import efficientnetv2s_encoder
+from kerasseg.encoders.hub import hub_encoder
 from kerasseg.encoders.mobilenet_v2 import mobilenetv2_encoder
 from kerasseg.encoders.mobilenet_v3 import mobilenetv3large_encoder
 from kerasseg.encoders.mobilenet_v3 import mobilenetv3small_encoder
@@ -66,6 +67,7 @@ ENCODERS = {
     "efficientnetv2s": efficientnetv2s_encoder,
     "efficientnetv2m": efficientnetv2m_encoder,
     "efficientnetv2l": efficientnetv2l_encoder,
+    "hub": hub_encoder,
     "mobilenetv2": mobilenetv2_encoder,
     "mobilenetv3large": mobilenetv3large_encoder,
     "mobilenetv3small": mobilenetv3small_encoder,
@@ -116,9 +118,11 @@ def get_encoder(
             "efficientnetv2b0" … "efficientnetv2b3", "efficientnetv2s",
             "efficientnetv2m", "efficientnetv2l", "convnexttiny",
             "convnextsmall", "convnextbase", "convnextlarge",
-            "convnextxlarge", "vgg16".
+            "convnextxlarge", "vgg16", or "hub" (a keras-hub backbone:
+            `weights` a preset, or `backbone=` a config).
         input_shape: `(height, width, channels)`.
-        weights: None, "imagenet" (not for "conv") or a weights file.
+        weights: None, "imagenet" (not for "conv") or a weights file; a
+            keras-hub preset for "hub".
         output_stride: None, 8, 16 or 32 (not for "conv").
         **options: further arguments of that encoder's function, e.g.
             `depth` and `base_filters` for "conv", `alpha` for

@@ -16,6 +16,7 @@ from kerasseg.encoders import ENCODERS
 from kerasseg.encoders import get_encoder
 from kerasseg.encoders import stride_of
 from kerasseg.encoders.applications import layer_strides
+from tests.encoders.test_hub import RESNET as HUB_RESNET
 
 # encoder name → small options; whether it takes `output_stride`.
 EXAMPLES = {
@@ -43,6 +44,8 @@ EXAMPLES = {
     "efficientnetv2l": ({}, True),
     "efficientnetv2m": ({}, True),
     "efficientnetv2s": ({}, True),
+    # A small keras-hub ResNet from config (tests/encoders/test_hub.py).
+    "hub": ({"backbone": HUB_RESNET}, False),
     "mobilenetv2": ({"alpha": 0.35}, True),
     "mobilenetv3large": ({}, True),
     "mobilenetv3small": ({}, True),
