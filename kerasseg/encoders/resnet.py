@@ -8,7 +8,11 @@ import functools
 import keras
 
 from kerasseg.encoders.applications import application_encoder
+from kerasseg.encoders.applications import check_weights
 from kerasseg.encoders.applications import family_encoder
+from kerasseg.encoders.torch_weights import FILES
+from kerasseg.encoders.torch_weights import download
+from kerasseg.encoders.torch_weights import load_resnet
 
 # Stage outputs: the stem's activation at stride 2, then conv2_x … conv5_x.
 _TAPS = {
@@ -196,15 +200,23 @@ def _basic_taps(family):
 def _basic_resnet_encoder(
     family, input_shape, *, weights, output_stride, batch_norm_momentum, name
 ):
-    if weights == "imagenet" or (
-        weights is not None and not str(weights).endswith(".weights.h5")
-    ):
-        raise ValueError(
-            f"kerasseg ships no ImageNet weights for {family} (it is not "
-            "in keras.applications); `encoder_weights` must be None or a "
-            f".weights.h5 file saved from a {family.lower()} encoder. "
-            f"Received: encoder_weights={weights!r}"
-        )
+    weights = check_weights(weights)
+    after_load = None
+    if weights is not None and not weights.endswith(".weights.h5"):
+        # torchvision's ImageNet file, downloaded or given as a path.
+        if weights != "imagenet" and not weights.endswith(".pth"):
+            raise ValueError(
+                f"`encoder_weights` of {family.lower()} must be None, "
+                "'imagenet' (torchvision's weights), a torchvision .pth file "
+                f"or a .weights.h5 file saved from a {family.lower()} "
+                f"encoder. Received: encoder_weights={weights!r}"
+            )
+        path = download(family) if weights == "imagenet" else weights
+
+        def after_load(backbone, _):
+            load_resnet(backbone, path, family)
+
+        weights = None
     application = functools.partial(_basic_resnet, family)
     application.__name__ = family
     return application_encoder(
@@ -215,6 +227,7 @@ def _basic_resnet_encoder(
         output_stride=output_stride,
         preprocessing="torch",
         name=name,
+        after_load=after_load,
         batch_norm_momentum=batch_norm_momentum,
     )
 
@@ -232,9 +245,12 @@ _BASIC_DOC = """{family} (basic blocks {blocks}) as a kerasseg encoder.
     Args:
         input_shape: `(height, width, channels)`; height and width may be
             None.
-        weights: None (random) or a `.weights.h5` file saved from a
-            {name} encoder of the same settings (there are no ImageNet
-            weights for it in keras.applications).
+        weights: None (random); "imagenet": torchvision's ImageNet
+            weights ({file}, downloaded from download.pytorch.org into
+            $KERAS_HOME/models, checked against the sha256 prefix in its
+            name, converted without PyTorch); the path of that `.pth`
+            file; or a `.weights.h5` file saved from a {name} encoder of
+            the same settings.
         output_stride: None (32), 16 or 8; deeper stages are dilated.
         batch_norm_momentum: None (0.99), or a number in [0, 1).
         name: the model's name.
@@ -257,6 +273,7 @@ def _basic_resnet_family(family, params):
             blocks="-".join(map(str, _BASIC_BLOCKS[family])),
             params=params,
             name=family.lower(),
+            file=FILES[family],
         ),
         functools.partial(_basic_resnet_encoder, family),
     )
