@@ -89,7 +89,8 @@ def upernet(
 
 upernet = with_weights(upernet)
 
-for _encoder in ("resnet50", "resnet34"):
+# ConvNeXt-T under UPerNet is the ConvNeXt paper's ADE20K segmenter.
+for _encoder in ("resnet50", "resnet34", "convnexttiny"):
     register_model(
         f"upernet_{_encoder}",
         upernet,
