@@ -15,6 +15,7 @@ def unetplusplus_decoder(
     filters=None,
     batch_norm=True,
     upsampling="transpose",
+    all_outputs=False,
     name="decoder",
 ):
     """Decodes like U-Net++ (Zhou et al., 2018).
@@ -35,11 +36,14 @@ def unetplusplus_decoder(
         batch_norm: batch normalization after every convolution.
         upsampling: "transpose", "bilinear" or "nearest" (see
             `kerasseg.blocks.upsample`).
+        all_outputs: also return the shallower nodes X(0, 1) … X(0, D - 1)
+            (the paper's deep supervision scores each).
         name: prefix of the layer names: node X(i, j) is
             f"{name}_x{i}_{j}".
 
     Returns:
-        The feature map X(0, D).
+        The feature map X(0, D); with `all_outputs`, the list X(0, 1) …
+        X(0, D).
     """
     keys = levels_deepest_first(features)[::-1]  # shallowest first
     levels = [level_of(k) for k in keys]
@@ -80,4 +84,6 @@ def unetplusplus_decoder(
             nodes[(i, j)] = conv_block(
                 x, widths[i], batch_norm=batch_norm, name=prefix
             )
+    if all_outputs:
+        return [nodes[(0, j)] for j in range(1, depth + 1)]
     return nodes[(0, depth)]

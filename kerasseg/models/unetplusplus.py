@@ -2,7 +2,10 @@
 
 import functools
 
+import keras
+
 from kerasseg import _validation as check
+from kerasseg import heads
 from kerasseg.decoders.unet import UPSAMPLING_MODES
 from kerasseg.decoders.unetplusplus import unetplusplus_decoder
 from kerasseg.encoders.base import levels_deepest_first
@@ -10,7 +13,9 @@ from kerasseg.encoders.base import stride_of
 from kerasseg.layers.normalization import normalization_for
 from kerasseg.models.base import check_segmenter
 from kerasseg.models.base import compose
+from kerasseg.models.base import encode
 from kerasseg.models.base import segmentation_head
+from kerasseg.models.base import to_input_size
 from kerasseg.models.unet import PRETRAINED_DECODER_FILTERS
 from kerasseg.models.unet import unet_encoder
 from kerasseg.registry import register_model
@@ -32,6 +37,7 @@ def unetplusplus(
     upsampling="transpose",
     activation=None,
     input_normalization=None,
+    deep_supervision=False,
     name="unetplusplus",
 ):
     """U-Net++: a U-Net whose skips are nested, dense convolution paths.
@@ -39,8 +45,8 @@ def unetplusplus(
     Every decoder node X(i, j) convolves the concatenation of all earlier
     nodes of its level and the upsampled node below it
     (`kerasseg.decoders.unetplusplus.unetplusplus_decoder`); a 1×1
-    convolution scores X(0, D). The paper's deep supervision (a head on
-    every X(0, j)) is not built.
+    convolution scores X(0, D). With `deep_supervision=True` every
+    X(0, j) gets a head of its own, as in the paper.
 
     Args:
         input_shape: `(height, width, channels)`; any height and width.
@@ -65,11 +71,19 @@ def unetplusplus(
         input_normalization: None, "percentile" or a dict of
             `kerasseg.layers.PercentileNormalization` arguments ("conv"
             only).
+        deep_supervision: False (one output), or True: a dict of outputs,
+            "mask" (the head on X(0, D), the model's answer) and
+            "deep_1" … "deep_{D-1}" (heads on X(0, 1) … X(0, D - 1)), each
+            scoring the same mask. Train with the same loss on every key
+            (`{key: loss for key in model.output}`, targets
+            `{key: mask for key in model.output}`); the paper averages
+            the losses. `kerasseg train` does not train this form yet.
         name: the model's name.
 
     Returns:
         A Functional `keras.Model` from images to float32 scores of the
-        input's height and width.
+        input's height and width (a dict of them with
+        `deep_supervision`).
 
     Raises:
         ValueError: for an argument out of range; the message quotes it.
@@ -106,6 +120,41 @@ def unetplusplus(
     keys = levels_deepest_first(features.output)
     if decoder_filters is None and encoder != "conv":
         decoder_filters = PRETRAINED_DECODER_FILTERS[: len(keys) - 1][::-1]
+    if not isinstance(deep_supervision, bool):
+        raise ValueError(
+            "`deep_supervision` must be True or False. Received: "
+            f"deep_supervision={deep_supervision!r}"
+        )
+    if deep_supervision:
+        encoded = encode(input_shape, features, normalization=normalization)
+        nodes = unetplusplus_decoder(
+            encoded.features,
+            filters=decoder_filters,
+            batch_norm=batch_norm,
+            upsampling=upsampling,
+            all_outputs=True,
+            name="decoder",
+        )
+        keys = [f"deep_{j}" for j in range(1, len(nodes))] + ["mask"]
+        outputs = {}
+        for key, node in zip(keys, nodes):
+            scores = to_input_size(
+                node,
+                encoded,
+                stride=stride_of(levels_deepest_first(encoded.features)[-1]),
+                head=functools.partial(
+                    heads.segmentation_head,
+                    num_classes=num_classes,
+                    activation=activation,
+                    name="head" if key == "mask" else f"{key}_head",
+                ),
+                prefix="" if key == "mask" else f"{key}_",
+            )
+            # Named after its key: Keras logs "mask_loss", "deep_1_loss", ….
+            outputs[key] = keras.layers.Identity(name=key, dtype="float32")(
+                scores
+            )
+        return keras.Model(encoded.inputs, outputs, name=name)
     return compose(
         input_shape,
         encoder=features,

@@ -378,6 +378,14 @@ def _check(config):
                 f"{model['name']!r}.{_close(option, accepted)} Options: "
                 f"{', '.join(sorted(accepted))}."
             )
+    if model["options"].get("deep_supervision"):
+        raise ConfigError(
+            "model.options.deep_supervision: `kerasseg train` does not "
+            "train the several outputs of a deeply supervised U-Net++ yet; "
+            "build it with kerasseg.models.unetplusplus(deep_supervision="
+            "True) and fit it in Python (docs/models.md), or remove the "
+            "option."
+        )
     task = spec.task
     if task not in TASKS:
         raise ConfigError(

@@ -95,3 +95,46 @@ def test_over_resnet50_parameter_arithmetic():
     head = 32 * 4 + 4
     trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
     assert trainable == RESNET50_NOTOP + count + head
+
+
+def test_deep_supervision_heads_every_top_node(tmp_path):
+    import keras
+
+    kwargs = {"depth": 3, "base_filters": 4, "batch_norm": False}
+    plain = kerasseg.models.unetplusplus((None, None, 1), 2, **kwargs)
+    deep = kerasseg.models.unetplusplus(
+        (None, None, 1), 2, deep_supervision=True, **kwargs
+    )
+    # One more 1×1 head (4 · 2 + 2) on each of X(0, 1) and X(0, 2).
+    assert deep.count_params() == plain.count_params() + 2 * _conv(1, 4, 2)
+    assert deep.count_params() == _count(1, 2, 4, 3) + 2 * _conv(1, 4, 2)
+    x = np.random.default_rng(0).normal(size=(2, 37, 45, 1)).astype("float32")
+    outputs = deep(x)
+    assert sorted(outputs) == ["deep_1", "deep_2", "mask"]
+    for value in outputs.values():
+        assert tuple(value.shape) == (2, 37, 45, 2)
+    # "mask" is the plain model's output: same graph, same weights.
+    for layer in plain.layers:
+        layer.set_weights(deep.get_layer(layer.name).get_weights())
+    np.testing.assert_allclose(
+        np.asarray(outputs["mask"]), np.asarray(plain(x)), atol=1e-5
+    )
+    # The deep heads differ from the final one: they score other nodes.
+    assert not np.allclose(
+        np.asarray(outputs["deep_1"]), np.asarray(outputs["mask"])
+    )
+    # One loss per output, the same mask as every target.
+    deep.compile(
+        "adam",
+        loss={k: "sparse_categorical_crossentropy" for k in deep.output},
+    )
+    y = np.random.default_rng(1).integers(0, 2, (2, 37, 45))
+    logs = deep.train_on_batch(x, {k: y for k in deep.output}, return_dict=True)
+    assert {"deep_1_loss", "deep_2_loss", "mask_loss"} <= set(logs)
+    path = tmp_path / "deep.keras"
+    deep.save(path)
+    again = keras.saving.load_model(path, safe_mode=True)
+    for key, value in deep(x).items():
+        np.testing.assert_allclose(
+            np.asarray(again(x)[key]), np.asarray(value), atol=1e-5
+        )

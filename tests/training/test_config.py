@@ -105,6 +105,15 @@ def test_defaults_fill_in_and_overrides_are_typed():
             r"Unknown key 'data.options.num_scenes'.*Options: train_subset",
         ),
         (
+            _with(
+                model={
+                    "name": "unetplusplus_tiny",
+                    "options": {"deep_supervision": True},
+                }
+            ),
+            r"model.options.deep_supervision: `kerasseg train` does not",
+        ),
+        (
             _with(data={"repeat": True}),
             r"data.repeat makes the training data endless.*"
             r"train.steps_per_epoch",
