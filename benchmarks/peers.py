@@ -10,7 +10,18 @@ Groups (random weights, float32, 2 classes):
   `att_unet_2d` (additive attention, batch norm);
 - deeplabv3plus: kerasseg `deeplabv3plus_resnet50` (output stride 16),
   keras-hub `DeepLabV3ImageSegmenter` over a ResNet50 built from config,
-  and segmentation_models.pytorch `DeepLabV3Plus(resnet50)`.
+  and segmentation_models.pytorch `DeepLabV3Plus(resnet50)`;
+- unet_resnet34, unet_resnet50: kerasseg's `unet_resnet34` /
+  `unet_resnet50` and segmentation_models.pytorch's `Unet` over the same
+  encoder (decoder widths 256 … 16, nearest upsampling; SMP's head is a
+  3×3 convolution, kerasseg's 1×1);
+- fpn_resnet50: kerasseg `fpn_resnet50` and SMP `FPN(resnet50)`;
+- pspnet_resnet50: kerasseg `pspnet_resnet50` (pyramid pooling on the
+  output-stride-8 map, as the paper) and SMP `PSPNet(resnet50)` with its
+  encoder dilated to output stride 8 and all five stages
+  (`encoder_depth=5, upsampling=8`; SMP's default stops at stride 8
+  without dilation, after ResNet's second stage). SMP fuses the pyramid
+  with a 1×1 convolution, kerasseg with the paper's 3×3.
 
 Each implementation runs in a worker process of its own (TensorFlow and
 PyTorch never share one); the workers take turns, round after round, so
@@ -59,6 +70,22 @@ GROUPS = {
         ("KH DeepLabV3+ (ResNet50)", "keras", "keras_hub"),
         ("SMP DeepLabV3Plus(resnet50)", "torch", "segmentation_models_pytorch"),
     ],
+    **{
+        f"{decoder}_resnet{depth}": [
+            (f"kerasseg {decoder}_resnet{depth}", "keras", "kerasseg"),
+            (
+                f"SMP {smp}(resnet{depth})",
+                "torch",
+                "segmentation_models_pytorch",
+            ),
+        ]
+        for decoder, smp, depth in (
+            ("unet", "Unet", 34),
+            ("unet", "Unet", 50),
+            ("fpn", "FPN", 50),
+            ("pspnet", "PSPNet", 50),
+        )
+    },
 }
 
 
@@ -69,16 +96,8 @@ def _build_keras(name, size):
     import kerasseg
 
     shape = (size, size, 3)
-    if name == "kerasseg unet":
-        return kerasseg.build("unet", input_shape=shape, num_classes=2)
-    if name == "kerasseg attention_unet":
-        return kerasseg.build(
-            "attention_unet", input_shape=shape, num_classes=2
-        )
-    if name == "kerasseg deeplabv3plus_resnet50":
-        return kerasseg.build(
-            "deeplabv3plus_resnet50", input_shape=shape, num_classes=2
-        )
+    if name.startswith("kerasseg "):  # "kerasseg <registered model>"
+        return kerasseg.build(name.split()[1], input_shape=shape, num_classes=2)
     if name.startswith("KUC"):
         from keras_unet_collection import models
 
@@ -128,6 +147,20 @@ def _build_torch(name):
         return smp.Unet("vgg13_bn", encoder_weights=None, classes=2)
     if name == "SMP DeepLabV3Plus(resnet50)":
         return smp.DeepLabV3Plus("resnet50", encoder_weights=None, classes=2)
+    if name == "SMP PSPNet(resnet50)":
+        model = smp.PSPNet(
+            "resnet50",
+            encoder_weights=None,
+            encoder_depth=5,
+            upsampling=8,
+            classes=2,
+        )
+        model.encoder.make_dilated(output_stride=8)
+        return model
+    for decoder in ("Unet", "FPN"):
+        if name.startswith(f"SMP {decoder}(resnet"):
+            depth = name[len(f"SMP {decoder}(") : -1]
+            return getattr(smp, decoder)(depth, encoder_weights=None, classes=2)
     raise ValueError(f"unknown PyTorch implementation {name!r}")
 
 
@@ -392,23 +425,33 @@ def markdown(result):
     return "\n".join(lines)
 
 
-def _versions():
-    import importlib.metadata as md
+_LIST_VERSIONS = """
+import importlib.metadata as md
+for package in {packages!r}:
+    try:
+        print(package, md.version(package))
+    except md.PackageNotFoundError:
+        pass
+"""
 
+
+def _versions(torch_python):
+    """The packages' versions, the PyTorch ones as `torch_python` has
+    them."""
     found = []
-    for package in (
-        "tensorflow",
-        "keras",
-        "kerasseg",
-        "keras-unet-collection",
-        "keras-hub",
-        "torch",
-        "segmentation-models-pytorch",
+    for python, packages in (
+        (
+            sys.executable,
+            ("tensorflow", "keras", "kerasseg", "keras-unet-collection")
+            + ("keras-hub",),
+        ),
+        (torch_python, ("torch", "segmentation-models-pytorch")),
     ):
-        try:
-            found.append(f"{package} {md.version(package)}")
-        except md.PackageNotFoundError:
-            pass
+        script = _LIST_VERSIONS.format(packages=packages)
+        out = subprocess.run(
+            [python, "-c", script], capture_output=True, text=True
+        ).stdout
+        found += out.splitlines()
     return ", ".join(found)
 
 
@@ -436,7 +479,7 @@ def main(argv=None):
     result = {
         "machine": machine(),
         "platform": platform.platform(),
-        "versions": _versions(),
+        "versions": _versions(args.torch_python),
         "size": args.size,
         "rounds": args.rounds,
         "repeats": args.repeats,

@@ -143,7 +143,8 @@ def test_attention_unet_over_an_encoder_gates_its_skips(tmp_path):
             "input_normalization",
         ),
         ({"encoder": "conv", "encoder_weights": "imagenet"}, "encoder_weights"),
-        ({"encoder": "resnet18", "encoder_weights": "imagenet"}, "no ImageNet"),
+        # (ResNet18's "imagenet" is torchvision's: test_torch_weights.py.)
+        ({"encoder": "resnet18", "encoder_weights": 3}, "encoder_weights=3"),
         ({"encoder": "resnet18", "decoder_filters": 16}, "list of block"),
         ({"encoder": "resnet18", "decoder_filters": [8] * 6}, "1 to 5"),
         ({"encoder": "resnet18", "decoder_filters": [8, 0]}, "decoder_filt"),
