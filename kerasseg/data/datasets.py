@@ -144,6 +144,26 @@ def _read_idx(path):
     return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
+def fashion_mnist_on_disk():
+    """Whether Fashion-MNIST can be read without a download.
+
+    True when the Debian package's folder exists or Keras' own cache
+    (`$KERAS_HOME/datasets/fashion-mnist`, default `~/.keras`) holds the
+    four files `keras.datasets.fashion_mnist.load_data` downloads.
+    """
+    if os.path.isdir(FASHION_DIR):
+        return True
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras"
+    )
+    cache = os.path.join(home, "datasets", "fashion-mnist")
+    return all(
+        os.path.isfile(os.path.join(cache, name))
+        for pair in _FASHION_FILES.values()
+        for name in pair
+    )
+
+
 def load_fashion_mnist(split, source=None):
     """Fashion-MNIST `(images (n, 28, 28) uint8, labels (n,))` of a split.
 

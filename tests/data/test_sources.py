@@ -299,3 +299,30 @@ def test_real_fashion_mnist_files():
     # The first test labels, as published with Fashion-MNIST.
     assert labels[:10].tolist() == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]
     assert np.bincount(labels).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_on_disk_finds_the_debian_folder_or_the_keras_cache(
+    tmp_path, monkeypatch
+):
+    from kerasseg.data import datasets
+
+    monkeypatch.setattr(datasets, "FASHION_DIR", str(tmp_path / "no_package"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    assert not datasets.fashion_mnist_on_disk()
+    cache = tmp_path / "keras" / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    names = [
+        "train-labels-idx1-ubyte.gz",
+        "train-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+    ]
+    for name in names[:3]:
+        (cache / name).write_bytes(b"")
+    # Three of the four files Keras downloads: not enough.
+    assert not datasets.fashion_mnist_on_disk()
+    (cache / names[3]).write_bytes(b"")
+    assert datasets.fashion_mnist_on_disk()
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty"))
+    (tmp_path / "no_package").mkdir()
+    assert datasets.fashion_mnist_on_disk()
