@@ -1,9 +1,10 @@
 """The models, losses and metrics on the JAX and PyTorch backends, each in
 a fresh process (Keras picks its backend once per process).
 
-Every registered tiny model is built, compiled with kerasseg's losses and
-metrics, trained with `jit_compile=True` (XLA under JAX, torch.compile
-under PyTorch) and evaluated there; a `.keras` file saved here under
+Every registered tiny model (every full-size one with --run-large) is
+built, compiled with kerasseg's losses and metrics, trained with
+`jit_compile=True` (XLA under JAX, torch.compile under PyTorch) and
+evaluated there; a `.keras` file saved here under
 TensorFlow loads there with equal outputs, and one saved there loads here
 with equal outputs. Every loss and metric gives there the value it gives
 here. The PyTorch checks skip where torch is not installed (the README's
@@ -95,15 +96,13 @@ def loss_and_metric_values(y, logits):
     return values
 
 
-@pytest.fixture(scope="module")
-def saved_here(tmp_path_factory):
-    """Each tiny model saved under TensorFlow with its outputs, and the
-    fixed inputs of the loss and metric values."""
-    folder = tmp_path_factory.mktemp("backends")
+def _save_here(folder, names):
+    """Each model saved under TensorFlow with its outputs, and the fixed
+    inputs of the loss and metric values, in `folder`."""
     x, _ = harness.batch(TINY[0], shape=(2, 32, 40, 3), seed=1)
     np.save(folder / "x.npy", x)
     expected = {}
-    for name in TINY:
+    for name in names:
         keras.utils.set_random_seed(0)
         model = harness.build(name)
         model.save(folder / f"{name}.tf.keras")
@@ -112,34 +111,48 @@ def saved_here(tmp_path_factory):
     y = rng.integers(0, 3, (2, 16, 16)).astype("int32")
     logits = rng.normal(size=(2, 16, 16, 3)).astype("float32")
     np.savez(folder / "values.npz", y=y, logits=logits)
-    return folder, x, expected, loss_and_metric_values(y, logits)
+    return x, expected, loss_and_metric_values(y, logits)
+
+
+def _run_there(backend, folder, names, timeout):
+    """The script above under `backend` in a fresh process; its report."""
+    pytest.importorskip(backend)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SCRIPT,
+            str(folder),
+            json.dumps(names),
+            backend,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads((folder / f"report.{backend}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def saved_here(tmp_path_factory):
+    """Each tiny model saved under TensorFlow with its outputs."""
+    folder = tmp_path_factory.mktemp("backends")
+    return (folder, *_save_here(folder, TINY))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_run(request, saved_here):
     backend = request.param
-    pytest.importorskip(backend)
     folder, x, expected, values = saved_here
-    env = {**os.environ, "KERAS_BACKEND": backend}
-    args = [str(folder), json.dumps(TINY), backend]
-    result = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        timeout=540,
-        env=env,
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads((folder / f"report.{backend}.json").read_text())
+    report = _run_there(backend, folder, TINY, timeout=540)
     return backend, folder, x, expected, report, values
 
 
-@pytest.mark.parametrize("name", TINY)
-def test_trains_with_compilation_and_kerasseg_losses_and_metrics(
-    name, backend_run
-):
-    _, _, _, _, report, _ = backend_run
+def _assert_trained(report, name):
     losses = report[name]["loss"]
     assert all(np.isfinite(losses)), losses
     assert all(np.isfinite(v) for v in report[name]["scores"].values())
@@ -147,11 +160,7 @@ def test_trains_with_compilation_and_kerasseg_losses_and_metrics(
         assert any("mean_iou" in k for k in report[name]["scores"])
 
 
-@pytest.mark.parametrize("name", TINY)
-def test_keras_files_cross_between_tensorflow_and_the_backend(
-    name, backend_run
-):
-    backend, folder, x, expected, _, _ = backend_run
+def _assert_files_cross(backend, folder, x, expected, name):
     # TensorFlow → the backend.
     loaded_there = dict(np.load(folder / f"{name}.tf_in_{backend}.npz"))
     assert sorted(loaded_there) == sorted(expected[name])
@@ -168,6 +177,39 @@ def test_keras_files_cross_between_tensorflow_and_the_backend(
         np.testing.assert_allclose(
             here[key], value, atol=TOLERANCE, rtol=TOLERANCE
         )
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_trains_with_compilation_and_kerasseg_losses_and_metrics(
+    name, backend_run
+):
+    _assert_trained(backend_run[4], name)
+
+
+@pytest.mark.parametrize("name", TINY)
+def test_keras_files_cross_between_tensorflow_and_the_backend(
+    name, backend_run
+):
+    backend, folder, x, expected, _, _ = backend_run
+    _assert_files_cross(backend, folder, x, expected, name)
+
+
+# Every full-size registered model the same way, one fresh process per
+# model and backend (20–90 s each on 2 cores: about an hour per backend),
+# with --run-large. Encoders start from random weights (no download).
+FULL = sorted(set(kerasseg.list_models()) - set(TINY))
+
+
+@pytest.mark.large
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", FULL)
+def test_full_size_model_trains_and_crosses_files_there(
+    name, backend, tmp_path
+):
+    x, expected, _ = _save_here(tmp_path, [name])
+    report = _run_there(backend, tmp_path, [name], timeout=600)
+    _assert_trained(report, name)
+    _assert_files_cross(backend, tmp_path, x, expected, name)
 
 
 def test_every_loss_and_metric_gives_the_same_value_there(backend_run):

@@ -68,6 +68,9 @@ print("RESULT", json.dumps(out))
 """
 
 
+# A fresh JAX process that builds, trains, loads a zoo entry and runs the
+# CLI: 35–45 s on 2 cores, so the second tier runs it.
+@pytest.mark.slow
 def test_kerasseg_without_tensorflow(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     result = subprocess.run(

@@ -512,6 +512,8 @@ def test_real_dataset_on_disk(name):
     assert seen <= {*range(len(spec.classes())), 255}
 
 
+# A whole kerasseg train / evaluate / predict run (25 s): second tier.
+@pytest.mark.slow
 def test_a_run_names_the_classes_and_draws_the_datasets_colours(tmp_path):
     import json
 

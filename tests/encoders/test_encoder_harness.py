@@ -89,11 +89,11 @@ HUGE = {
 }
 
 
-def names(large_marks=pytest.mark.slow):
+def names():
     return [
         pytest.param(n, marks=pytest.mark.large)
         if n in HUGE
-        else pytest.param(n, marks=large_marks)
+        else pytest.param(n, marks=pytest.mark.slow)
         if n in LARGE
         else n
         for n in NAMES
@@ -114,7 +114,7 @@ def test_every_registered_encoder_has_an_example():
 
 
 @pytest.mark.parametrize("channels", [1, 4])
-@pytest.mark.parametrize("name", names(large_marks=()))
+@pytest.mark.parametrize("name", names())
 def test_stride_keyed_features_at_any_input_channels(name, channels):
     encoder = _build(name, channels)
     assert encoder.name == "encoder"
@@ -157,7 +157,7 @@ def test_output_stride_dilates_the_deepest_levels(name, output_stride):
         assert value.shape[1:3] == (64 // stride, 96 // stride), key
 
 
-@pytest.mark.parametrize("name", names(large_marks=()))
+@pytest.mark.parametrize("name", names())
 def test_unfreezing_from_a_level_trains_that_level_and_deeper(name):
     encoder = _build(name)
     inputs = keras.Input((None, None, 3))

@@ -8,12 +8,38 @@ output and models with a dict of outputs ("multitask") are handled alike:
 
 import keras
 import numpy as np
+import pytest
 
 import kerasseg
 from kerasseg import registry
 
 NUM_CLASSES = 3
 NUM_LABELS = 2
+
+# The tiny models the default tier runs the costlier per-model checks on
+# (several sizes, graph tracing, mixed precision, reload, export): one of
+# each kind of graph, namely skip connections over the plain encoder,
+# atrous convolution with ASPP, pooling to fixed bins, a transformer,
+# dict outputs and reconstruction. `--run-slow` runs those checks on every
+# tiny model; the cheap ones run on every model in the default tier.
+DEFAULT_TIER = (
+    "conv_autoencoder_tiny",
+    "deeplabv3plus_tiny",
+    "multitask_unet_tiny",
+    "pspnet_tiny",
+    "transunet_tiny",
+    "unet_tiny",
+)
+
+
+def tiered(names):
+    """`names` as parameters, those outside DEFAULT_TIER marked slow."""
+    return [
+        name
+        if name in DEFAULT_TIER
+        else pytest.param(name, marks=pytest.mark.slow)
+        for name in names
+    ]
 
 
 def task(name):

@@ -29,7 +29,7 @@ def test_every_architecture_has_a_tiny_variant():
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_output_shape_and_dtype_at_any_size(name, channels):
     model = harness.build(name, channels)
     for height, width in [(64, 64), (65, 97), (17, 9)]:
@@ -53,7 +53,7 @@ def test_static_input_shape_gives_static_output_shape(name):
     assert shapes == harness.expected_shapes(name, model, None, 65, 97, 3)
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_one_graph_serves_every_size(name):
     # What tf.data pipelines with random crops and exported SavedModels
     # need: a graph traced with unknown batch, height and width.
@@ -73,7 +73,7 @@ def test_one_graph_serves_every_size(name):
             np.testing.assert_allclose(value, expected[key], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_odd_size_equals_zero_padded_input_cropped(name):
     # The in-graph padding must be zeros at the bottom and right, and the
     # crop must keep the top-left corner: check against padding by hand.
@@ -176,7 +176,7 @@ def test_a_few_training_steps_lower_the_loss(name, jit_compile):
     assert np.mean(losses[-3:]) < 0.8 * losses[0], losses
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_mixed_float16(name):
     keras.config.set_dtype_policy("mixed_float16")
     model = harness.build(name)
@@ -203,7 +203,7 @@ def test_mixed_float16(name):
     assert all(np.isfinite(float(v)) for v in logs.values()), logs
 
 
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_config_round_trip(name):
     model = harness.build(name)
     config = model.get_config()
@@ -234,19 +234,23 @@ for name in names:
 
 # One worker runs them all: the fixture (30 s) is made once, not per worker.
 @pytest.fixture(scope="module")
-def reloaded_in_fresh_process(tmp_path_factory):
-    """Saves every tiny model, reloads all in one fresh Python process."""
+def reloaded_in_fresh_process(tmp_path_factory, pytestconfig):
+    """Saves the tiny models this run checks, reloads all in one process."""
+    slow = pytestconfig.getoption("--run-slow") or pytestconfig.getoption(
+        "--run-large"
+    )
+    names = TINY if slow else [n for n in TINY if n in harness.DEFAULT_TIER]
     folder = tmp_path_factory.mktemp("saved")
     x, _ = harness.batch(TINY[0], shape=(2, 40, 56, 3))
     np.save(folder / "x.npy", x)
     expected = {}
-    for name in TINY:
+    for name in names:
         model = harness.build(name)
         model.compile("adam", **harness.compile_args(name, model))
         model.save(folder / f"{name}.keras")
         expected[name] = harness.as_dict(model(x, training=False))
     result = subprocess.run(
-        [sys.executable, "-c", _RELOAD_SCRIPT, str(folder), json.dumps(TINY)],
+        [sys.executable, "-c", _RELOAD_SCRIPT, str(folder), json.dumps(names)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -256,7 +260,7 @@ def reloaded_in_fresh_process(tmp_path_factory):
 
 
 @pytest.mark.xdist_group("fresh_process")
-@pytest.mark.parametrize("name", TINY)
+@pytest.mark.parametrize("name", harness.tiered(TINY))
 def test_keras_file_reloads_in_fresh_process(name, reloaded_in_fresh_process):
     folder, expected = reloaded_in_fresh_process
     reloaded = dict(np.load(folder / f"{name}.reloaded.npz"))
