@@ -27,6 +27,11 @@ from tests.models import harness
 
 TINY = kerasseg.list_models("*_tiny")
 TOLERANCE = 1e-5
+# A full-size model's outputs (logits of order 1) gather float32 round-off
+# through many more layers, and each backend has its own convolution and
+# matmul kernels: the largest difference seen was 6.4e-5 (TransUNet
+# trained under PyTorch, reloaded under TensorFlow).
+FULL_SIZE_TOLERANCE = 1e-4
 BACKENDS = ("jax", "torch")
 # The second tier (about 3 min per backend: every tiny model compiled
 # there), all on one worker so that each backend's process runs once.
@@ -160,23 +165,19 @@ def _assert_trained(report, name):
         assert any("mean_iou" in k for k in report[name]["scores"])
 
 
-def _assert_files_cross(backend, folder, x, expected, name):
+def _assert_files_cross(backend, folder, x, expected, name, tol=TOLERANCE):
     # TensorFlow → the backend.
     loaded_there = dict(np.load(folder / f"{name}.tf_in_{backend}.npz"))
     assert sorted(loaded_there) == sorted(expected[name])
     for key, value in expected[name].items():
-        np.testing.assert_allclose(
-            loaded_there[key], value, atol=TOLERANCE, rtol=TOLERANCE
-        )
+        np.testing.assert_allclose(loaded_there[key], value, atol=tol, rtol=tol)
     # The backend → TensorFlow.
     model = keras.saving.load_model(
         folder / f"{name}.{backend}.keras", safe_mode=True
     )
     here = harness.as_dict(model(x, training=False))
     for key, value in dict(np.load(folder / f"{name}.{backend}.npz")).items():
-        np.testing.assert_allclose(
-            here[key], value, atol=TOLERANCE, rtol=TOLERANCE
-        )
+        np.testing.assert_allclose(here[key], value, atol=tol, rtol=tol)
 
 
 @pytest.mark.parametrize("name", TINY)
@@ -195,8 +196,10 @@ def test_keras_files_cross_between_tensorflow_and_the_backend(
 
 
 # Every full-size registered model the same way, one fresh process per
-# model and backend (20–90 s each on 2 cores: about an hour per backend),
-# with --run-large. Encoders start from random weights (no download).
+# model and backend, with --run-large: 48–109 s per model under JAX and
+# 142–287 s under PyTorch on 2 cores (U-Net/ResNet18, DeepLabV3+/
+# MobileNetV2, TransUNet), so hours for all. Encoders start from random
+# weights (no download).
 FULL = sorted(set(kerasseg.list_models()) - set(TINY))
 
 
@@ -209,7 +212,9 @@ def test_full_size_model_trains_and_crosses_files_there(
     x, expected, _ = _save_here(tmp_path, [name])
     report = _run_there(backend, tmp_path, [name], timeout=600)
     _assert_trained(report, name)
-    _assert_files_cross(backend, tmp_path, x, expected, name)
+    _assert_files_cross(
+        backend, tmp_path, x, expected, name, tol=FULL_SIZE_TOLERANCE
+    )
 
 
 def test_every_loss_and_metric_gives_the_same_value_there(backend_run):
