@@ -17,7 +17,7 @@ NUM_CLASSES = 3
 NUM_LABELS = 2
 
 # The tiny models the default tier runs the costlier per-model checks on
-# (several sizes, graph tracing, mixed precision, reload, export): one of
+# (several sizes, graph tracing, mixed precision, reload): one of
 # each kind of graph, namely skip connections over the plain encoder,
 # atrous convolution with ASPP, pooling to fixed bins, a transformer,
 # dict outputs and reconstruction. `--run-slow` runs those checks on every
