@@ -11,6 +11,13 @@ import shutil
 import tempfile
 
 
+def keras_home():
+    """Keras' own folder: `$KERAS_HOME`, else `~/.keras`."""
+    return os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras"
+    )
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yields a temporary path beside `path`; on success it replaces

@@ -11,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from kerasseg import _validation as check
+from kerasseg._files import keras_home
 from kerasseg.data.folders import from_pairs
 from kerasseg.data.pipeline import finish
 from kerasseg.data.pipeline import options
@@ -153,10 +154,7 @@ def fashion_mnist_on_disk():
     """
     if os.path.isdir(FASHION_DIR):
         return True
-    home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~"), ".keras"
-    )
-    cache = os.path.join(home, "datasets", "fashion-mnist")
+    cache = os.path.join(keras_home(), "datasets", "fashion-mnist")
     return all(
         os.path.isfile(os.path.join(cache, name))
         for pair in _FASHION_FILES.values()

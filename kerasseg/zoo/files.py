@@ -13,6 +13,7 @@ import pathlib
 
 import h5py
 
+from kerasseg._files import keras_home
 from kerasseg.zoo.records import ZooError
 from kerasseg.zoo.records import sha256_of
 
@@ -40,10 +41,7 @@ def offline():
 def home():
     if os.environ.get(ENV_HOME):
         return pathlib.Path(os.environ[ENV_HOME])
-    keras_home = os.environ.get("KERAS_HOME") or os.path.join(
-        os.path.expanduser("~"), ".keras"
-    )
-    return pathlib.Path(keras_home) / "kerasseg"
+    return pathlib.Path(keras_home()) / "kerasseg"
 
 
 def cache_dir():
