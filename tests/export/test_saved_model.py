@@ -105,13 +105,7 @@ DEFAULT_FAMILIES = {
 }
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        n if n in DEFAULT_FAMILIES else pytest.param(n, marks=pytest.mark.slow)
-        for n in FAMILIES
-    ],
-)
+@pytest.mark.parametrize("name", harness.tiered(FAMILIES, DEFAULT_FAMILIES))
 def test_signatures_equal_the_keras_model(name, tmp_path):
     model = harness.build(name)
     path = export.saved_model(model, tmp_path)

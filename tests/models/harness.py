@@ -32,12 +32,10 @@ DEFAULT_TIER = (
 )
 
 
-def tiered(names):
-    """`names` as parameters, those outside DEFAULT_TIER marked slow."""
+def tiered(names, default=DEFAULT_TIER):
+    """`names` as parameters, those outside `default` marked slow."""
     return [
-        name
-        if name in DEFAULT_TIER
-        else pytest.param(name, marks=pytest.mark.slow)
+        name if name in default else pytest.param(name, marks=pytest.mark.slow)
         for name in names
     ]
 

@@ -23,10 +23,11 @@ from tests.export.test_saved_model import expected
 ENTRIES = sorted(records.read())
 
 
-def _with_data(names):
-    # An entry evaluated on fashion scenes reads real Fashion-MNIST: its
-    # check skips, saying so, on a machine that has neither the Debian
-    # package nor Keras' cached download (no internet here to fetch it).
+def _params(names, default=None):
+    """`names` as parameters: outside `default` (when given) marked slow,
+    and an entry evaluated on fashion scenes skipped, saying so, on a
+    machine with neither the Debian package nor Keras' cached download of
+    Fashion-MNIST (no internet here to fetch it)."""
     from kerasseg.data.datasets import fashion_mnist_on_disk
 
     missing = pytest.mark.skip(
@@ -37,12 +38,12 @@ def _with_data(names):
     on_disk = fashion_mnist_on_disk()
     params = []
     for name in names:
-        marks = ()
-        if not isinstance(name, str):  # already a pytest.param
-            name, marks = name.values[0], name.marks
+        marks = []
+        if default is not None and name not in default:
+            marks.append(pytest.mark.slow)
         data = records.get(name)["config"]["data"]["dataset"]
         if data == "fashion_scenes" and not on_disk:
-            marks = (*marks, missing)
+            marks.append(missing)
         params.append(pytest.param(name, marks=marks))
     return params
 
@@ -83,17 +84,7 @@ def test_record_matches_the_architecture_and_the_file(name):
 _DEFAULT_EVALUATED = {"unet.fashion_scenes", "unet.nuclei_bbbc007"}
 
 
-@pytest.mark.parametrize(
-    "name",
-    _with_data(
-        [
-            n
-            if n in _DEFAULT_EVALUATED
-            else pytest.param(n, marks=pytest.mark.slow)
-            for n in ENTRIES
-        ]
-    ),
-)
+@pytest.mark.parametrize("name", _params(ENTRIES, _DEFAULT_EVALUATED))
 def test_subset_reproduces_the_recorded_figures(name):
     record = records.get(name)
     subset = record["metrics"]["subset"]
@@ -119,7 +110,7 @@ def _same_objects(result, recorded):
 
 
 @pytest.mark.large
-@pytest.mark.parametrize("name", _with_data(ENTRIES))
+@pytest.mark.parametrize("name", _params(ENTRIES))
 def test_held_out_split_reproduces_the_card(name):
     record = records.get(name)
     held = record["metrics"]["held_out"]
