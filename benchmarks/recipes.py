@@ -235,12 +235,32 @@ def boundary_f1(model, dataset, num_classes, tolerance=2.0):
     return scores.result()["boundary_f1"]
 
 
+TIMING_FILE = "recipe_training_seconds.json"
+
+
+def _train_once(config, out, overrides):
+    """Trains `config` into `out` unless a finished run is there; returns
+    the training's wall seconds, recorded beside the run so that a reused
+    run reports the time it took (None for a run finished without it)."""
+    from kerasseg.training import run
+
+    timing = pathlib.Path(out) / TIMING_FILE
+    if (pathlib.Path(out) / "model.keras").exists():
+        if timing.exists():
+            return json.loads(timing.read_text())["training_seconds"]
+        return None
+    start = time.perf_counter()
+    run.train(str(config), out, overrides=overrides)
+    seconds = round(time.perf_counter() - start, 1)
+    timing.write_text(json.dumps({"training_seconds": seconds}) + "\n")
+    return seconds
+
+
 def run_recipe(name, seeds, runs_dir, configs=None):
     import keras
 
     from kerasseg.training import builders
     from kerasseg.training import config as config_module
-    from kerasseg.training import run
 
     recipe = RECIPES[name]
     if "prepare" in recipe:
@@ -259,10 +279,7 @@ def run_recipe(name, seeds, runs_dir, configs=None):
                     f"train.seed={seed}",
                     "train.verbose=0",
                 ]
-                start = time.perf_counter()
-                if not (out / "model.keras").exists():
-                    run.train(str(path), out, overrides=overrides)
-                seconds = time.perf_counter() - start
+                seconds = _train_once(path, out, overrides)
                 model = keras.saving.load_model(out / "model.keras")
                 row = {
                     "config": config_name,
@@ -287,7 +304,7 @@ def run_recipe(name, seeds, runs_dir, configs=None):
                             held["model"]["num_classes"],
                         ),
                     }
-                row["training_seconds"] = round(seconds, 1)
+                row["training_seconds"] = seconds
                 rows.append(row)
                 print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -299,6 +316,15 @@ def _spread(values):
         return f"{mean:.4f}"
     std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
     return f"{mean:.4f} ± {std:.4f}"
+
+
+def _seconds(values):
+    """The mean of the known training times, or "–" when none is known
+    (a reused run trained before its time was recorded)."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "–"
+    return f"{sum(known) / len(known):.0f}"
 
 
 def table(rows, variant_header="labels"):
@@ -329,7 +355,7 @@ def table(rows, variant_header="labels"):
         lines.append(
             "| "
             + " | ".join([*cells(row), str(row["seed"]), *scores])
-            + f" | {row['training_seconds']:.0f} |"
+            + f" | {_seconds([row['training_seconds']])} |"
         )
     groups = dict.fromkeys((r["config"], r["labels"]) for r in rows)
     for key in groups:
@@ -341,12 +367,11 @@ def table(rows, variant_header="labels"):
         scores.append(
             _spread([r["held_out"][sets[0]]["boundary_f1"] for r in mine])
         )
-        seconds = sum(r["training_seconds"] for r in mine) / len(mine)
         lead = [f"**{config}**", *([share] if labels else [])]
         lines.append(
             "| "
             + " | ".join([*lead, f"mean ± sd ({len(mine)})", *scores])
-            + f" | {seconds:.0f} |"
+            + f" | {_seconds([r['training_seconds'] for r in mine])} |"
         )
     return "\n".join(lines)
 
