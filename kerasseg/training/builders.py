@@ -81,8 +81,9 @@ def dataset(config, split, *, seed=0, val_batch_size=1):
 
 def _with_target_images(config, source, seed):
     """DANN's batches: `({"image": source, "target": target}, mask)`, as
-    many unlabelled `data.target_images` (repeated, shuffled and augmented
-    like the training images) as source images in each batch."""
+    many unlabelled `data.target_images` (shuffled and augmented like the
+    training images, repeated before batching so that every batch is full
+    whatever their number) as source images in each batch."""
     import tensorflow as tf
 
     from kerasseg import data
@@ -98,7 +99,8 @@ def _with_target_images(config, source, seed):
         reshuffle=False,
         ignore_index=cfg["ignore_index"],
         cache=cfg["cache"],
-    ).repeat()
+        repeat=True,
+    )
     have = target.element_spec[0].shape[-1]
     want = source.element_spec[0].shape[-1]
     if have != want:

@@ -226,6 +226,31 @@ def _recipe_config(folder, tmp_path, recipe, **options):
     return config
 
 
+def test_dann_batches_are_full_with_fewer_target_images_than_a_batch(
+    folder, tmp_path
+):
+    # 3 target images, batches of 4: each batch holds 4 target crops, not
+    # the short remainder of a pass (3, then 3 again, before the fix).
+    from kerasseg.training import builders
+
+    config = _recipe_config(folder, tmp_path, "dann")
+    shutil.rmtree(config["data"]["target_images"])
+    config["data"]["target_images"] = str(
+        _target_folder(tmp_path / "few", count=3)
+    )
+    config["data"].update(
+        augment={"scale": [0.5, 2.0]}, ignore_index=255, repeat=True
+    )
+    config["train"]["steps_per_epoch"] = 5
+    resolved = config_module.resolve(config)
+    batches = builders.dataset(resolved, "train").take(5)
+    shapes = []
+    for inputs, masks in batches:
+        shapes.append(inputs["target"].shape[0])
+        assert inputs["image"].shape[0] == masks.shape[0]
+    assert shapes == [4] * 5
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["dann", "adversarial"])
 def test_kerasseg_train_runs_a_recipe_and_saves_the_segmenter(
