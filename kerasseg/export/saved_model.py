@@ -12,6 +12,7 @@ import keras
 from kerasseg import _files
 from kerasseg import _validation as check
 from kerasseg import outputs as out
+from kerasseg.export import folding
 from kerasseg.export import warmup
 from kerasseg.export.signatures import Signatures
 from kerasseg.export.tiled import TILED_SIGNATURE
@@ -79,6 +80,7 @@ def saved_model(
     tile=None,
     tile_overlap=0.25,
     tile_blend="gaussian",
+    fold_batch_norm=True,
 ):
     """Exports a model for TF Serving.
 
@@ -134,6 +136,10 @@ def saved_model(
         tile: None, or the tile side (px, at least 8) of `serve_tiled`.
         tile_overlap: the fraction of a tile shared with each neighbour.
         tile_blend: "gaussian" (σ = tile / 8) or "linear".
+        fold_batch_norm: the signatures run the model with each BatchNorm
+            that follows a convolution folded into it
+            (`kerasseg.export.folding`): the same outputs within float32
+            rounding, faster. False runs the model's own graph.
 
     Returns:
         The path of the written version folder.
@@ -148,11 +154,20 @@ def saved_model(
             f"`model` must be a keras.Model. Received: {type(model).__name__}"
         )
     described = out.describe(model, activation)
+    if not isinstance(fold_batch_norm, bool):
+        raise TypeError(
+            "`fold_batch_norm` must be True or False. Received: "
+            f"fold_batch_norm={fold_batch_norm!r}"
+        )
+    # What the signatures run: `model` itself is left as it is.
+    served = model
+    if fold_batch_norm and folding.is_functional(model):
+        served = folding.fold_batch_norm(model)
     tta_model = None
     if tta is not None:  # a bad transform list fails before any writing
         from kerasseg import inference
 
-        tta_model = inference.tta(model, tta, scales=tta_scales)
+        tta_model = inference.tta(served, tta, scales=tta_scales)
     elif tuple(tta_scales) != (1.0,):
         raise ValueError(
             f"tta_scales={tta_scales!r} needs `tta` (the transforms of the "
@@ -186,10 +201,10 @@ def saved_model(
     final = os.path.join(folder, str(version))
 
     serving = Signatures(
-        model, described, image_size=image_size, threshold=threshold
+        served, described, image_size=image_size, threshold=threshold
     )
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive.track(served)
     specs = serving.specs()
     for signature, function in serving.functions().items():
         archive.add_endpoint(signature, function, [specs[signature]])
