@@ -42,20 +42,31 @@ def _first_map(outputs, reference):
 
 
 def speed(model, served, tflite_path, size, rng):
-    """Median ms of a batch of 8 through Keras and the SavedModel, and of
-    one image through TFLite, alternating Keras and SavedModel calls."""
+    """Median ms of a batch of 8 through Keras and each SavedModel
+    signature in `served` (name → function), alternating them, and of
+    one image through TFLite."""
     eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
-    keras_ms, saved_ms = [], []
+    calls = {"keras": lambda: model.predict_on_batch(eight)}
+    for key, signature in served.items():
+        calls[key] = lambda s=signature: s(images=tf.constant(eight))
+    times = {key: [] for key in calls}
     for _ in range(3):
-        keras_ms.append(_median_ms(lambda: model.predict_on_batch(eight), 3))
-        saved_ms.append(
-            _median_ms(lambda: served(images=tf.constant(eight)), 3)
-        )
-    return {
-        "keras_ms": statistics.median(keras_ms),
-        "saved_model_ms": statistics.median(saved_ms),
-        "tflite_b1_ms": _median_ms(lambda: run_tflite(tflite_path, eight[:1])),
-    }
+        for key, call in calls.items():
+            times[key].append(_median_ms(call, 3))
+    result = {f"{key}_ms": statistics.median(t) for key, t in times.items()}
+    result["tflite_b1_ms"] = _median_ms(
+        lambda: run_tflite(tflite_path, eight[:1])
+    )
+    return result
+
+
+# The SavedModels timed with --speed-only: the default export, the same
+# without BatchNorm folding, and with the image size fixed at export.
+SPEED_EXPORTS = {
+    "saved_model": {},
+    "unfolded": {"fold_batch_norm": False},
+    "fixed_size": {"image_size": "size"},
+}
 
 
 def measure(name, size, folder, speed_only=False):
@@ -69,11 +80,23 @@ def measure(name, size, folder, speed_only=False):
         return np.asarray(out["mask"] if isinstance(out, dict) else out)
 
     row = {"model": name}
+    if speed_only:
+        signatures = {}
+        for key, options in SPEED_EXPORTS.items():
+            if options.get("image_size") == "size":
+                options = {**options, "image_size": (size, size)}
+            saved = export.saved_model(
+                model,
+                os.path.join(folder, key),
+                warmup_requests=False,
+                **options,
+            )
+            loaded = tf.saved_model.load(saved)
+            signatures[key] = loaded.signatures["serving_default"]
+        path = export.tflite(model, os.path.join(folder, "m.tflite"))
+        return {**row, **speed(model, signatures, path, size, rng)}
     saved = export.saved_model(model, folder, warmup_requests=False)
     served = tf.saved_model.load(saved).signatures["serving_default"]
-    if speed_only:
-        path = export.tflite(model, os.path.join(folder, "m.tflite"))
-        return {**row, **speed(model, served, path, size, rng)}
     task = harness.task(name)
     field = {"multitask": "mask_probabilities"}.get(task, "probabilities")
     diffs = []
@@ -110,7 +133,8 @@ def measure(name, size, folder, speed_only=False):
         ref = keras_out(batches[0])
         got = _first_map(run_tflite(path, batches[0]), ref)
         row[quantization] = (got.argmax(-1) == ref.argmax(-1)).mean()
-    return {**row, **speed(model, served, files["tflite"], size, rng)}
+    timed = {"saved_model": served}
+    return {**row, **speed(model, timed, files["tflite"], size, rng)}
 
 
 def main():
@@ -128,17 +152,22 @@ def main():
         print(
             f"batch 8 at {args.size}×{args.size}: Keras predict_on_batch and "
             "the SavedModel's serving_default, alternating; TFLite float32 "
-            "at batch 1.\n\n| model | Keras ms | SavedModel ms "
-            "| SavedModel speed × Keras | TFLite batch 1 ms |\n"
-            "|---|---|---|---|---|"
+            "at batch 1. Speed × Keras: Keras ms / SavedModel ms.\n\n"
+            "| model | Keras ms | SavedModel ms (× Keras) "
+            "| unfolded BatchNorm ms (×) | image_size fixed ms (×) "
+            "| TFLite batch 1 ms |\n|---|---|---|---|---|---|"
         )
         for name in names:
             with tempfile.TemporaryDirectory() as folder:
                 r = measure(name, args.size, folder, speed_only=True)
+            cells = [
+                f"{r[f'{key}_ms']:.1f} ({r['keras_ms'] / r[f'{key}_ms']:.2f})"
+                for key in SPEED_EXPORTS
+            ]
             print(
-                f"| {name} | {r['keras_ms']:.1f} | {r['saved_model_ms']:.1f} "
-                f"| {r['keras_ms'] / r['saved_model_ms']:.2f} "
-                f"| {r['tflite_b1_ms']:.1f} |",
+                f"| {name} | {r['keras_ms']:.1f} | "
+                + " | ".join(cells)
+                + f" | {r['tflite_b1_ms']:.1f} |",
                 flush=True,
             )
         return

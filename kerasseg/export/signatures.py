@@ -38,14 +38,11 @@ class Signatures:
         self.image_size = image_size
         self.threshold = threshold
         self.channels = model.input_shape[-1]
-        # One traced model shared by the three signatures: the model graph
-        # is traced once and stored once in the SavedModel.
-        self._model_fn = tf.function(
-            lambda images: model(images, training=False),
-            input_signature=[
-                tf.TensorSpec((None, None, None, self.channels), tf.float32)
-            ],
-        )
+        # The traced model by (height, width), (None, None) for any size:
+        # the signatures share each trace, so the model graph is stored
+        # once per size. A fixed size (`image_size`, a tile) lets every
+        # layer see its static shape, as Keras' own `predict` does.
+        self._model_fns = {}
 
     def specs(self):
         """Input signature of each serving function, by signature name."""
@@ -70,8 +67,24 @@ class Signatures:
 
     # --- The model and its answers ------------------------------------
 
-    def _run(self, images):
-        values = self._model_fn(images)
+    def _model_fn(self, size):
+        size = (None, None) if size is None else tuple(size)
+        if size not in self._model_fns:
+            model = self.model
+            self._model_fns[size] = tf.function(
+                lambda images: model(images, training=False),
+                input_signature=[
+                    tf.TensorSpec((None, *size, self.channels), tf.float32)
+                ],
+            )
+        return self._model_fns[size]
+
+    def _run(self, images, size=None):
+        """The model's outputs by key, traced at `size` ((height, width)
+        of `images`, fixed at export) or, by default, at any size."""
+        if size is not None:
+            images = tf.ensure_shape(images, (None, *size, self.channels))
+        values = self._model_fn(size)(images)
         if not isinstance(values, dict):
             values = {None: values}
         return values
@@ -114,7 +127,7 @@ class Signatures:
             return self._answer(self._run(images))
         size = tf.shape(images)[1:3]
         return self._answer(
-            self._run(_resize(images, self.image_size)),
+            self._run(_resize(images, self.image_size), self.image_size),
             resize=lambda value: _resize(value, size),
         )
 
@@ -198,7 +211,9 @@ class Signatures:
             cols < sizes[:, 1, None, None]
         )
         answer = self._answer(
-            self._run(resized), resize=back_to_sizes, valid=valid
+            self._run(resized, self.image_size),
+            resize=back_to_sizes,
+            valid=valid,
         )
         answer["sizes"] = sizes
         return answer
