@@ -196,6 +196,13 @@ def _parser():
         help="no assets.extra/tf_serving_warmup_requests (saved_model)",
     )
     export.add_argument(
+        "--no-fold-batch-norm",
+        action="store_true",
+        help="serve the model's own graph, BatchNorm not folded into the "
+        "convolutions (saved_model; folded is faster and differs only "
+        "in float32 rounding)",
+    )
+    export.add_argument(
         "--quantization",
         choices=("float16", "dynamic_int8"),
         help="tflite weights quantization (default: float32)",
@@ -312,6 +319,7 @@ def _export(args):
             overwrite=args.overwrite,
             image_size=args.image_size,
             warmup_requests=not args.no_warmup,
+            fold_batch_norm=not args.no_fold_batch_norm,
         )
         if args.tile is not None:
             options.update(
@@ -328,6 +336,7 @@ def _export(args):
                 ("--overwrite", args.overwrite),
                 ("--image-size", args.image_size),
                 ("--no-warmup", args.no_warmup),
+                ("--no-fold-batch-norm", args.no_fold_batch_norm),
                 ("--tile", args.tile),
             ]
             if value
