@@ -8,6 +8,7 @@ TFLite (batch 1). Random weights, random 0–255 images.
 
     python benchmarks/export.py [--models unet_tiny ...] [--size 64]
     python benchmarks/export.py --speed-only --models unet --size 256
+    python benchmarks/export.py --inference --models unet --size 128
 
 A benchmark, not a test: the tests in tests/export assert the bounds.
 """
@@ -67,6 +68,38 @@ SPEED_EXPORTS = {
     "unfolded": {"fold_batch_norm": False},
     "fixed_size": {"image_size": "size"},
 }
+
+
+def measure_inference(name, size, folder, rng):
+    """The in-graph inference signatures against what they replace: the
+    `serve_tta` signature (the four flips) against the Keras TTA model's
+    `predict_on_batch` on a batch of 8, and `serve_tiled` (tiles of
+    `size`, overlap 0.25) against `predict_tiled` on one image of
+    4·size × 4·size, alternating, medians of three runs of three."""
+    from kerasseg import inference
+    from kerasseg.training.predict import predict_tiled
+
+    model = harness.build(name)
+    saved = export.saved_model(
+        model, folder, warmup_requests=False, tta="flips", tile=size
+    )
+    signatures = tf.saved_model.load(saved).signatures
+    tta_model = inference.tta(model, "flips")
+    eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
+    large = rng.uniform(0, 255, (4 * size, 4 * size, 3)).astype("float32")
+    calls = {
+        "keras_tta": lambda: tta_model.predict_on_batch(eight),
+        "serve_tta": lambda: signatures["serve_tta"](images=tf.constant(eight)),
+        "predict_tiled": lambda: predict_tiled(model, large, tile=size),
+        "serve_tiled": lambda: signatures["serve_tiled"](
+            images=tf.constant(large[None])
+        ),
+    }
+    times = {key: [] for key in calls}
+    for _ in range(3):
+        for key, call in calls.items():
+            times[key].append(_median_ms(call, 3))
+    return {key: statistics.median(t) for key, t in times.items()}
 
 
 def measure(name, size, folder, speed_only=False):
@@ -146,8 +179,37 @@ def main():
         action="store_true",
         help="only the timings (no parity, ONNX or quantized files)",
     )
+    parser.add_argument(
+        "--inference",
+        action="store_true",
+        help="time serve_tta and serve_tiled against the Keras TTA model "
+        "and predict_tiled instead",
+    )
     args = parser.parse_args()
     names = args.models or kerasseg.list_models("*_tiny")
+    if args.inference:
+        big = 4 * args.size
+        print(
+            f"serve_tta (four flips) against the Keras TTA model's "
+            f"predict_on_batch, batch 8 at {args.size}×{args.size}; "
+            f"serve_tiled against predict_tiled (tiles of {args.size}, "
+            f"overlap 0.25), one image of {big}×{big}; alternating.\n\n"
+            "| model | Keras TTA ms | serve_tta ms (× Keras) "
+            "| predict_tiled ms | serve_tiled ms (× predict_tiled) |\n"
+            "|---|---|---|---|---|"
+        )
+        rng = np.random.default_rng(0)
+        for name in names:
+            with tempfile.TemporaryDirectory() as folder:
+                r = measure_inference(name, args.size, folder, rng)
+            print(
+                f"| {name} | {r['keras_tta']:.1f} | {r['serve_tta']:.1f} "
+                f"({r['keras_tta'] / r['serve_tta']:.2f}) "
+                f"| {r['predict_tiled']:.1f} | {r['serve_tiled']:.1f} "
+                f"({r['predict_tiled'] / r['serve_tiled']:.2f}) |",
+                flush=True,
+            )
+        return
     if args.speed_only:
         print(
             f"batch 8 at {args.size}×{args.size}: Keras predict_on_batch and "
