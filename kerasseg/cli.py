@@ -1,11 +1,13 @@
 """The `kerasseg` command.
 
 `kerasseg train CONFIG`, `kerasseg evaluate RUN`, `kerasseg predict
-MODEL IMAGES --out DIR`, `kerasseg export MODEL`, `kerasseg models`,
-`kerasseg zoo ...` (MODEL may be a zoo entry name). Each
-command is a thin layer over a documented Python function:
-`kerasseg.training.run.train`, `kerasseg.training.evaluation.evaluate`,
-`kerasseg.training.predict.predict_files`, `kerasseg.export.export`.
+MODEL IMAGES --out DIR`, `kerasseg export MODEL`, `kerasseg adapt MODEL
+--images DIR --out FILE`, `kerasseg models`, `kerasseg zoo ...` (MODEL
+may be a zoo entry name). Each command is a thin layer over a documented
+Python function: `kerasseg.training.run.train`,
+`kerasseg.training.evaluation.evaluate`,
+`kerasseg.training.predict.predict_files`, `kerasseg.export.export`,
+`kerasseg.training.adapt.adapt_batch_norm`.
 Exit status: 0 done, 2 bad input (the message names it), 3 training
 diverged, 4 a command that needs TensorFlow run without it.
 """
@@ -227,6 +229,46 @@ def _parser():
         help="serve_tiled's blend of overlapping tiles (default gaussian)",
     )
     _tta_flag(export)
+    adapt = commands.add_parser(
+        "adapt",
+        help="adapt a model's BatchNorm statistics to unlabelled images "
+        "from another microscope (AdaBN)",
+        description="Set the model's BatchNorm statistics to those of "
+        "new, unlabelled images (kerasseg.training.adapt."
+        "adapt_batch_norm) and save the adapted model as a .keras file. "
+        "Every other weight stays as trained.",
+    )
+    adapt.add_argument(
+        "model", help="a .keras file, a run folder or a zoo entry name"
+    )
+    adapt.add_argument(
+        "--images", required=True, help="a folder of the new images"
+    )
+    adapt.add_argument(
+        "--out", required=True, help="the adapted model's .keras file"
+    )
+    adapt.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out"
+    )
+    adapt.add_argument(
+        "--batches",
+        type=int,
+        default=50,
+        help="batches of random crops to average over (default 50)",
+    )
+    adapt.add_argument(
+        "--batch-size", type=int, default=8, help="crops per batch (default 8)"
+    )
+    adapt.add_argument(
+        "--crop",
+        type=int,
+        default=256,
+        help="crop side in pixels (default 256; smaller images: their "
+        "smallest side)",
+    )
+    adapt.add_argument(
+        "--seed", type=int, default=0, help="the crops' seed (default 0)"
+    )
     return parser
 
 
@@ -478,6 +520,45 @@ def _predict(args):
     return 0
 
 
+def _adapt(args):
+    from kerasseg.training.adapt import adapt_batch_norm
+
+    for flag, value in (
+        ("--batches", args.batches),
+        ("--batch-size", args.batch_size),
+        ("--crop", args.crop),
+    ):
+        if value < 1:
+            raise ValueError(f"{flag} must be at least 1. Received: {value}")
+    out = os.fspath(args.out)
+    if not out.endswith(".keras"):
+        raise ValueError(f"--out must be a .keras file. Received: {out}")
+    if os.path.exists(out) and not args.overwrite:
+        raise FileExistsError(
+            f"{out} exists; pass --overwrite to replace it, or another --out."
+        )
+    if not os.path.isdir(args.images):
+        raise FileNotFoundError(f"--images: no such folder: {args.images}")
+    model = load_model(args.model)
+    count = adapt_batch_norm(
+        model,
+        args.images,
+        batches=args.batches,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        seed=args.seed,
+    )
+    folder = os.path.dirname(out)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    model.save(out)
+    print(
+        f"Adapted {model.name}'s BatchNorm statistics on {count} batches "
+        f"of {args.images}; wrote {out}"
+    )
+    return 0
+
+
 def _list_models(pattern):
     from kerasseg import registry
 
@@ -508,6 +589,7 @@ def main(argv=None):
         "evaluate": _evaluate,
         "predict": _predict,
         "export": _export,
+        "adapt": _adapt,
         "zoo": zoo_cli.run,  # ZooError is a ValueError: exit 2 below
     }
     if args.command in commands:
