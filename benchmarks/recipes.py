@@ -110,12 +110,8 @@ def _write_target_images(folder):
         Image.fromarray(scene).save(folder / f"scene-{n:04d}.png")
 
 
-# Microscope B, the nuclei DANN recipe's target domain, as a
-# benchmarks/robustness.py transform (offset, gain, gamma, blur σ, noise σ,
-# scale): a display gamma of 0.5, 16 grey levels more background, a blur
-# of σ = 1 px and noise of σ = 3 grey levels. The zoo's unet.nuclei_bbbc007,
-# trained with gamma augmentation, keeps a nucleus Dice of 0.68 under it.
-MICROSCOPE_B = (16, 1.0, 0.5, 1.0, 3.0, 1.0)
+# The nuclei DANN recipe's target domain: benchmarks/robustness.py's
+# microscope B.
 DANN_NUCLEI = pathlib.Path("runs/recipes/dann_nuclei")
 
 
@@ -126,6 +122,7 @@ def _write_microscope_b(folder):
     `held_out/images` with `held_out/masks`, the 3 test images rendered
     the same way beside their unchanged masks."""
     from PIL import Image
+    from robustness import MICROSCOPE_B
     from robustness import transform
 
     from kerasseg.data.datasets import nuclei_pairs
@@ -265,13 +262,14 @@ RECIPES = {
     "dann_nuclei": {
         "configs": ("source_only", "dann"),
         # Each trained model is scored three ways (no retraining): its
-        # BatchNorm statistics as trained, recalibrated on 50 batches of
-        # the labelled source images, and on 50 batches of the unlabelled
-        # target images (AdaBN, Li et al., 2016).
+        # BatchNorm statistics as trained, recalibrated on 50 training
+        # batches of the labelled source images, and adapted to the
+        # unlabelled target images as `kerasseg adapt` does (AdaBN, Li et
+        # al., 2016; kerasseg.training.adapt).
         "statistics": {
             "as trained": None,
             "source": "image",
-            "target (AdaBN)": "target",
+            "target (AdaBN)": "adapt",
         },
         "variant_header": "BatchNorm statistics",
         "held_out": {
@@ -368,13 +366,24 @@ RECALIBRATION_BATCHES = 50
 
 def _recalibrate(model, path, overrides, key, seed):
     """Sets the model's BatchNorm statistics to their average over 50
-    training batches of DANN's inputs (`key` "image": the labelled source
-    images, "target": the unlabelled target images), whichever config
-    trained it (`kerasseg.training.batch_norm.recalibrate`)."""
+    batches: with `key` "image", training batches of the labelled source
+    images, augmented as in training, whichever config trained the model
+    (`kerasseg.training.batch_norm.recalibrate`); with "adapt", crops of
+    the unlabelled target images as `kerasseg adapt` takes them
+    (`kerasseg.training.adapt.adapt_batch_norm`)."""
     from kerasseg.training import batch_norm
     from kerasseg.training import builders
     from kerasseg.training import config as config_module
+    from kerasseg.training.adapt import adapt_batch_norm
 
+    if key == "adapt":
+        adapt_batch_norm(
+            model,
+            str(DANN_NUCLEI / "target_images"),
+            batches=RECALIBRATION_BATCHES,
+            seed=seed + 1000,
+        )
+        return
     config = config_module.load(
         str(path),
         [
