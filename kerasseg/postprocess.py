@@ -31,6 +31,12 @@ from scipy import ndimage
 from kerasseg import _validation as check
 
 METHODS = ("components", "watershed")
+# The watershed's seed height and smoothing on a model's predicted
+# "distance" output (`normalized_distance` units: 1 at an object's centre),
+# chosen on the nuclei training images (python benchmarks/instances.py
+# runs/recipes/distance_nuclei prints the sweep; docs/inference.md).
+PREDICTED_H = 0.2
+PREDICTED_SIGMA = 1.0
 # One row of `objects`: its fields, in the CSV's column order.
 OBJECT_FIELDS = (
     "id",
@@ -137,6 +143,62 @@ def watershed_split(mask, h=1.0, sigma=1.0, distance=None, connectivity=1):
     components, n = ndimage.label(mask & (labels == 0), structure=structure)
     labels = np.where(components > 0, components + labels.max(), labels)
     return _sequential(labels)
+
+
+def normalized_distance(labels):
+    """The distance target of a model's "distance" output: for each object
+    of an instance label image, the Euclidean distance of its pixels to the
+    nearest pixel outside it (background or another object), divided by
+    the largest such distance in that object, so every object peaks at 1
+    at its centre whatever its size, and touching objects meet at a
+    valley. 0 on the background.
+
+    A watershed on the predicted map (`watershed_split(..., distance=…)`)
+    then finds one seed per object where the mask's own distance transform
+    sees one blob. Scale-free targets keep the meaning of `h` the same for
+    small and large objects, and survive the training pipeline's zoom.
+
+    Args:
+        labels: (H, W) integer instance labels, 0 = background; ids need
+            not be consecutive.
+
+    Returns:
+        float32 (H, W) values in [0, 1].
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not (
+        np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool
+    ):
+        raise ValueError(
+            "`labels` must be an (H, W) integer instance label image; "
+            f"received shape {labels.shape} of {labels.dtype}."
+        )
+    labels = labels.astype(np.int64)
+    out = np.zeros(labels.shape, dtype=np.float32)
+    for index, box in enumerate(ndimage.find_objects(labels)):
+        if box is None:
+            continue
+        # One pixel of margin so the object's edge sees "outside".
+        box = tuple(
+            slice(max(b.start - 1, 0), min(b.stop + 1, n))
+            for b, n in zip(box, labels.shape)
+        )
+        inside = labels[box] == index + 1
+        # Padding with False: the image border counts as outside too.
+        dist = ndimage.distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
+        peak = dist[inside].max()
+        out[box][inside] = dist[inside] / peak
+    return out
+
+
+def seeds(distance):
+    """`instances`' watershed arguments for a predicted distance map: {}
+    for None (the watershed then splits on the mask's own distance
+    transform, `h` in pixels), else the map with `PREDICTED_H` and
+    `PREDICTED_SIGMA`, in its normalized units."""
+    if distance is None:
+        return {}
+    return {"distance": distance, "h": PREDICTED_H, "sigma": PREDICTED_SIGMA}
 
 
 def _sequential(labels):

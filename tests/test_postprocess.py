@@ -42,6 +42,64 @@ def test_watershed_on_a_given_distance_map():
     assert labels[5, 4] != labels[5, 15]
 
 
+def brute_force_normalized_distance(labels):
+    """From the definition: each object pixel's distance to the nearest
+    pixel not of its object (outside the image counts), over the object's
+    largest."""
+    h, w = labels.shape
+    out = np.zeros((h, w))
+    # The image with a ring of "outside" (-1) around it.
+    ringed = np.full((h + 2, w + 2), -1)
+    ringed[1:-1, 1:-1] = labels
+    yy, xx = np.mgrid[-1 : h + 1, -1 : w + 1]
+    for obj in np.unique(labels[labels > 0]):
+        others = ringed != obj
+        oy, ox = yy[others], xx[others]
+        ys, xs = np.nonzero(labels == obj)
+        d = np.sqrt((ys[:, None] - oy) ** 2 + (xs[:, None] - ox) ** 2).min(1)
+        out[ys, xs] = d / d.max()
+    return out
+
+
+def test_normalized_distance_against_its_definition():
+    rng = np.random.default_rng(0)
+    # Random blobs that touch and cross the image border, odd ids.
+    labels = np.zeros((23, 31), int)
+    for obj in (3, 7, 8, 20):
+        cy, cx = rng.integers(0, 23), rng.integers(0, 31)
+        labels[disc(labels.shape, (cy, cx), rng.integers(3, 9))] = obj
+    want = brute_force_normalized_distance(labels)
+    got = postprocess.normalized_distance(labels)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # Every object peaks at 1; the background stays 0.
+    for obj in np.unique(labels[labels > 0]):
+        assert got[labels == obj].max() == pytest.approx(1.0)
+    assert np.all(got[labels == 0] == 0)
+
+
+def test_normalized_distance_separates_what_the_mask_joins():
+    """Two discs merged deep into each other: the mask's distance transform
+    sees one blob (no seed for the smaller at h = 1 px), the normalized
+    distance a valley where the objects meet, so the watershed on it
+    splits them."""
+    a, b = disc((40, 60), (20, 18), 11), disc((40, 60), (20, 31), 9)
+    labels = np.where(a, 1, np.where(b, 2, 0))
+    target = postprocess.normalized_distance(labels)
+    mask = labels > 0
+    assert postprocess.watershed_split(mask, h=1.0).max() == 1
+    split = postprocess.watershed_split(mask, h=0.5, distance=target)
+    assert split.max() == 2
+    assert split[20, 18] != split[20, 31]
+
+
+def test_normalized_distance_names_bad_labels():
+    with pytest.raises(ValueError, match="integer instance label image"):
+        postprocess.normalized_distance(np.zeros((4, 4), "float32"))
+    with pytest.raises(ValueError, match="integer instance label image"):
+        postprocess.normalized_distance(np.zeros((2, 4, 4), int))
+
+
 def test_hole_filling_and_small_object_removal():
     mask = np.zeros((20, 20), int)
     mask[2:10, 2:10] = 1
