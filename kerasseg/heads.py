@@ -99,6 +99,24 @@ def reconstruction_head(
     return _output(x, None, upsample, name, "reconstruction")
 
 
+def distance_head(x, *, upsample=1, name="head"):
+    """1×1 convolution to one channel and a sigmoid: each object's
+    distance to its boundary, normalized to 1 at its centre (the target
+    `kerasseg.postprocess.normalized_distance` makes from instance labels),
+    for the watershed that cuts a mask into objects.
+
+    Args:
+        x: decoder features.
+        upsample: bilinear upsampling factor of the output.
+        name: prefix of the layer names.
+
+    Returns:
+        A float32 tensor `(batch, height, width, 1)` in [0, 1].
+    """
+    upsample = check.positive_int("upsample", upsample)
+    return _conv_head(x, 1, "sigmoid", upsample, name, "distance")
+
+
 def activation_head(x, *, activation=None, upsample=1, name="head"):
     """Only the output activation (float32), for decoders that already
     produce one channel per class (FCN's score maps).

@@ -86,7 +86,7 @@ def _scale_tag(scale):
 def _merge_family(output):
     """How an output's values become probabilities (`MergeScores`'
     activation), and whether they are logits."""
-    if output.kind == "reconstruction":
+    if output.kind in outputs_module.VALUE_KINDS:  # values: a plain mean
         return None, False
     if output.activation is not None:  # logits
         return output.activation, True

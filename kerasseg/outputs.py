@@ -3,7 +3,8 @@ description that prediction, tiling and the export signatures share.
 
 Every kerasseg head ends in a `kerasseg.layers.HeadOutput`: an activation
 ("linear" for logits, "softmax", "sigmoid", …) that records what the output
-means ("segmentation", "labels" or "reconstruction"), possibly followed by
+means ("segmentation", "labels", "reconstruction" or "distance"), possibly
+followed by
 layers that only crop or rename (`CropToReference`, `Identity`).
 `describe` reads it there: which outputs are class scores, whether a
 softmax or a sigmoid turns them into probabilities, whether they are
@@ -20,10 +21,15 @@ import dataclasses
 import keras
 
 from kerasseg._graph import inbound_layers
+from kerasseg.layers.output import MEANINGS
 from kerasseg.layers.output import HeadOutput
 from kerasseg.layers.padding import CropToReference
 
-KINDS = ("segmentation", "labels", "reconstruction")
+KINDS = MEANINGS
+
+# Per-pixel outputs answered as the values they are, not class scores: an
+# image, a distance map. Prediction, TTA and the export read them so.
+VALUE_KINDS = ("reconstruction", "distance")
 ACTIVATIONS = ("auto", "softmax", "sigmoid", None)
 
 # Layers that pass their first input through without changing the values.
@@ -37,7 +43,8 @@ class Output:
     Attributes:
         key: the key in a dict-output model, else None.
         kind: "segmentation" (rank 4 class scores), "labels" (rank 2
-            image-level scores) or "reconstruction" (an image).
+            image-level scores), "reconstruction" (an image) or
+            "distance" (a distance-to-boundary map in [0, 1]).
         activation: what turns the output into probabilities: "softmax",
             "sigmoid", or None when it already is probabilities (or is a
             reconstruction).
@@ -171,7 +178,7 @@ def describe(model, activation="auto"):
     for key, tensor, layer in _heads(model):
         kind = _kind(key, tensor, layer)
         head = _head_activation(layer)
-        if kind == "reconstruction":
+        if kind in VALUE_KINDS:
             described.append(Output(key, kind, None, head=head))
             continue
         channels = tensor.shape[-1]

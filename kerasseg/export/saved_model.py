@@ -107,7 +107,8 @@ def saved_model(
     Each answers, for a class-score output, `probabilities` (float32) and
     `class_ids` (int32: the argmax; for one sigmoid channel 1 where the
     probability exceeds `threshold`; for multi-label sigmoid outputs one
-    0/1 per label); for a reconstruction, `reconstruction`. Models with a
+    0/1 per label); for a reconstruction, `reconstruction`; for a
+    distance map (`multitask_unet(distance=True)`), `distance`. Models with a
     dict of outputs prefix each with its key (`mask_class_ids`,
     `label_probabilities`, …).
 

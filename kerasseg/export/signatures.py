@@ -3,7 +3,7 @@
 Every signature takes a batch of any size and images of any height and
 width, and answers with the same dict: for each class-score output
 `probabilities` (float32) and `class_ids` (int32), for a reconstruction the
-image itself. kerasseg models take raw pixel values (ImageNet
+image itself, for a distance map the map. kerasseg models take raw pixel values (ImageNet
 normalization, where there is one, is inside the model), so uint8 pixels
 and decoded PNG/JPEG bytes only need a cast.
 """
@@ -103,8 +103,8 @@ class Signatures:
         for output in self.outputs:
             value = tf.cast(values[output.key], tf.float32)
             is_map = output.kind != "labels"
-            if output.kind == "reconstruction":
-                answer[output.name("reconstruction")] = (
+            if output.kind in out.VALUE_KINDS:
+                answer[output.name(output.kind)] = (
                     resize(value) if resize else value
                 )
                 continue

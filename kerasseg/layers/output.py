@@ -7,8 +7,11 @@ from kerasseg import _validation as check
 # What a head's output is (kerasseg.outputs reads it):
 # "segmentation": class scores per pixel, (batch, height, width, classes);
 # "labels": image-level scores, (batch, labels);
-# "reconstruction": an image, (batch, height, width, channels).
-MEANINGS = ("segmentation", "labels", "reconstruction")
+# "reconstruction": an image, (batch, height, width, channels);
+# "distance": each object's distance to its boundary, normalized to 1 at
+# its centre (kerasseg.postprocess.normalized_distance), (batch, height,
+# width, 1), for the watershed that cuts a mask into objects.
+MEANINGS = ("segmentation", "labels", "reconstruction", "distance")
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -23,7 +26,8 @@ class HeadOutput(keras.layers.Activation):
     Args:
         activation: the activation (None or "linear" for logits or an
             image as it is).
-        meaning: "segmentation", "labels" or "reconstruction".
+        meaning: one of `MEANINGS`: "segmentation", "labels",
+            "reconstruction" or "distance".
         multilabel: the channels are independent labels (a sigmoid each),
             not one class among several (a softmax over them).
         **kwargs: layer arguments (`name`, `dtype`: heads use float32).

@@ -10,6 +10,7 @@ from kerasseg.decoders.unet import UPSAMPLING_MODES
 from kerasseg.decoders.unet import unet_decoder
 from kerasseg.encoders.base import levels_deepest_first
 from kerasseg.encoders.base import stride_of
+from kerasseg.layers.normalization import normalization_for
 from kerasseg.models.base import build_encoder
 from kerasseg.models.base import encode
 from kerasseg.models.base import to_input_size
@@ -23,6 +24,7 @@ def multitask_unet(
     *,
     num_labels,
     reconstruction=False,
+    distance=False,
     encoder="conv",
     encoder_weights=None,
     encoder_options=None,
@@ -32,9 +34,11 @@ def multitask_unet(
     label_mode="multiclass",
     activation=None,
     label_activation=None,
+    input_normalization=None,
     name="multitask_unet",
 ):
-    """One encoder, several outputs: a mask, image labels, a reconstruction.
+    """One encoder, several outputs: a mask, image labels, a reconstruction,
+    a distance map.
 
     Outputs, by name:
 
@@ -45,7 +49,15 @@ def multitask_unet(
       softmax loss, for the presence of several labels a sigmoid one);
     - "reconstruction" (if `reconstruction=True`): the input image, from a
       second U-Net decoder without skip connections (so it cannot copy the
-      input through), as an auxiliary self-supervised task.
+      input through), as an auxiliary self-supervised task;
+    - "distance" (if `distance=True`): `(batch, height, width, 1)` in
+      [0, 1], a sigmoid head on the mask decoder's features that learns
+      each object's distance to its boundary, normalized to 1 at its
+      centre (`kerasseg.postprocess.normalized_distance` of instance
+      labels). Touching objects meet at a valley of it, so the watershed
+      of `kerasseg.postprocess.instances(..., distance=...)` splits them
+      where the mask alone shows one blob; `kerasseg predict --instances
+      watershed` and `kerasseg evaluate` use it when the model has it.
 
     Train with plain Keras: `compile(loss={"mask": …, "label": …},
     loss_weights={"mask": 1.0, "label": 0.2})` and targets given as a dict
@@ -56,6 +68,7 @@ def multitask_unet(
         num_classes: channels of "mask".
         num_labels: units of "label".
         reconstruction: add the "reconstruction" output.
+        distance: add the "distance" output.
         encoder: an encoder name from `kerasseg.encoders.ENCODERS`.
         encoder_weights: None, "imagenet" or a weights file.
         encoder_options: dict of further encoder arguments (for "conv":
@@ -70,11 +83,17 @@ def multitask_unet(
             probabilities follow it.
         activation: activation of "mask" (None: logits).
         label_activation: activation of "label" (None: logits).
+        input_normalization: None, "percentile" or a dict of
+            `kerasseg.layers.PercentileNormalization` arguments, as for
+            `kerasseg.models.unet` (each image normalized by its own
+            percentiles inside the graph; "conv" encoder only). The
+            "reconstruction" output still answers raw pixels.
         name: the model's name.
 
     Returns:
         A Functional `keras.Model` whose output is a dict of float32
-        tensors keyed "mask", "label" and optionally "reconstruction".
+        tensors keyed "mask", "label" and optionally "reconstruction" and
+        "distance".
 
     Example:
 
@@ -93,6 +112,12 @@ def multitask_unet(
     check.one_of("label_mode", label_mode, ("multiclass", "multilabel"))
     check.activation(activation, num_classes)
     check.activation(label_activation, num_labels, name="label_activation")
+    if input_normalization is not None and encoder != "conv":
+        raise ValueError(
+            "`input_normalization` is for the 'conv' encoder; the "
+            f"{encoder!r} encoder normalizes raw 0–255 pixels itself. "
+            f"Received: input_normalization={input_normalization!r}"
+        )
     encoded = encode(
         input_shape,
         build_encoder(
@@ -101,6 +126,7 @@ def multitask_unet(
             weights=encoder_weights,
             options=encoder_options,
         ),
+        normalization=normalization_for(input_normalization),
     )
     features = encoded.features
     keys = levels_deepest_first(features)
@@ -108,9 +134,10 @@ def multitask_unet(
     decoder = functools.partial(
         unet_decoder, batch_norm=batch_norm, upsampling=upsampling
     )
+    decoded = decoder(features, name="decoder")
     outputs = {
         "mask": to_input_size(
-            decoder(features, name="decoder"),
+            decoded,
             encoded,
             stride=stride,
             head=functools.partial(
@@ -129,6 +156,14 @@ def multitask_unet(
             name="label",
         ),
     }
+    if distance:
+        outputs["distance"] = to_input_size(
+            decoded,
+            encoded,
+            stride=stride,
+            head=functools.partial(heads.distance_head, name="distance"),
+            prefix="distance_",
+        )
     if reconstruction:
         outputs["reconstruction"] = to_input_size(
             decoder(features, skips=False, name="reconstruction_decoder"),

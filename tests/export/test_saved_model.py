@@ -45,6 +45,9 @@ def expected(model, images, task="segmentation", multilabel=()):
         if key == "reconstruction" or task == "reconstruction":
             answer["reconstruction"] = value
             continue
+        if key == "distance":  # a value map, answered as it is
+            answer["distance"] = value
+            continue
         if key in multilabel:
             probs = _sigmoid(value)
             ids = (probs > 0.5).astype("int32")
@@ -158,6 +161,23 @@ def test_signatures_equal_the_keras_model(name, tmp_path):
         pngs = tf.constant([_png(image) for image in pixels])
         decoded = loaded.signatures["serve_bytes"](images=pngs)
         _assert_answer(decoded, reference, ids_only=True)
+
+
+def test_a_distance_output_is_answered_as_its_values(tmp_path):
+    model = kerasseg.models.multitask_unet(
+        num_classes=2,
+        num_labels=1,
+        distance=True,
+        encoder_options={"depth": 2, "base_filters": 4},
+    )
+    path = export.saved_model(model, tmp_path, warmup_requests=False)
+    pixels = _images((2, 32, 40))
+    answer = tf.saved_model.load(path).signatures["serving_default"](
+        images=tf.constant(pixels, tf.float32)
+    )
+    reference = expected(model, pixels.astype("float32"))
+    assert "distance" in reference
+    _assert_answer(answer, reference)
 
 
 def test_unfolded_signatures_run_the_models_own_graph(tmp_path):
