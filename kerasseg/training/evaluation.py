@@ -232,7 +232,9 @@ def evaluate_objects(
     Args:
         model: a segmentation `keras.Model`.
         pairs: `(image path, instance label image path)` pairs.
-        method: "components" or "watershed".
+        method: "components" or "watershed" (on the model's "distance"
+            output where it has one, else on the mask's distance
+            transform; `kerasseg.postprocess.seeds`).
         min_size: predicted objects with fewer pixels are dropped.
         tolerance: the boundary scores' tolerance in pixels.
 
@@ -275,10 +277,13 @@ def evaluate_objects(
                 f"{labels_path}: labels of shape {truth.shape} for an image "
                 f"of {image.shape[:2]} ({image_path})."
             )
-        ids = predict.class_ids(predict.predict_tiled(model, image, tile=tile))
-        foreground = (ids > 0).astype(np.int64)
+        probs, distance = predict.predict_with_distance(model, image, tile=tile)
+        foreground = (predict.class_ids(probs) > 0).astype(np.int64)
         found, _ = postprocess.instances(
-            foreground, method=method, min_size=min_size
+            foreground,
+            method=method,
+            min_size=min_size,
+            **postprocess.seeds(distance),
         )
         objects.update(truth, found)
         boundary.update((truth > 0).astype(np.int64), foreground)

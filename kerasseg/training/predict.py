@@ -94,6 +94,7 @@ def predict_tiled(
     activation="auto",
     blend="gaussian",
     sigma_scale=0.125,
+    outputs=None,
 ):
     """Probabilities for one image of any size, tile by tile.
 
@@ -114,11 +115,16 @@ def predict_tiled(
             overlap, never reaching zero).
         sigma_scale: the Gaussian's σ as a fraction of the tile side
             (1/8 by default, as nnU-Net and MONAI).
+        outputs: None, or the keys of a dict-output model's per-pixel
+            outputs to blend, all from the same model calls (e.g.
+            `["mask", "distance"]`); class scores become probabilities,
+            a reconstruction or distance map stays as it is.
 
     Returns:
-        float32 `(height, width, classes)` probabilities.
+        float32 `(height, width, classes)` probabilities; with `outputs`,
+        a dict of such maps by key.
     """
-    from kerasseg import outputs
+    from kerasseg import outputs as outputs_module
 
     image = np.asarray(image, "float32")
     if image.ndim != 3:
@@ -127,7 +133,10 @@ def predict_tiled(
             f"received shape {image.shape}."
         )
     tile = check_tiling(tile, overlap, blend, sigma_scale)
-    output = outputs.segmentation_output(model, activation)
+    if outputs is None:
+        selected = [outputs_module.segmentation_output(model, activation)]
+    else:
+        selected = _per_pixel_outputs(model, outputs, activation)
     height, width = image.shape[:2]
     th, tw = min(tile, height), min(tile, width)
     margin_h = margin(th, overlap) if th < height else 0
@@ -138,22 +147,73 @@ def predict_tiled(
         window(th, margin_h, blend, sigma_scale)[:, None]
         * window(tw, margin_w, blend, sigma_scale)[None, :]
     )
-    total = None
+    totals = {}
     norm = np.zeros((height, width, 1), "float32")
     boxes = [(r, c) for r in rows for c in cols]
     for start in range(0, len(boxes), batch_size):
         chunk = boxes[start : start + batch_size]
         tiles = np.stack([image[r : r + th, c : c + tw] for r, c in chunk])
-        scores = model.predict_on_batch(tiles)
-        if output.key is not None:
-            scores = scores[output.key]
-        probs = np.asarray(outputs.probabilities(output, scores))
-        if total is None:
-            total = np.zeros((height, width, probs.shape[-1]), "float32")
-        for (r, c), p in zip(chunk, probs):
-            total[r : r + th, c : c + tw] += p * weight[..., None]
+        values = model.predict_on_batch(tiles)
+        for output in selected:
+            scores = values if output.key is None else values[output.key]
+            probs = np.asarray(outputs_module.probabilities(output, scores))
+            if output.key not in totals:
+                totals[output.key] = np.zeros(
+                    (height, width, probs.shape[-1]), "float32"
+                )
+            total = totals[output.key]
+            for (r, c), p in zip(chunk, probs):
+                total[r : r + th, c : c + tw] += p * weight[..., None]
+        for r, c in chunk:
             norm[r : r + th, c : c + tw] += weight[..., None]
-    return total / norm
+    if outputs is None:
+        return totals[selected[0].key] / norm
+    return {key: total / norm for key, total in totals.items()}
+
+
+def _per_pixel_outputs(model, keys, activation):
+    """The described outputs of `keys`, each a per-pixel output of the
+    model; a clear error naming what it has otherwise."""
+    from kerasseg import outputs as outputs_module
+
+    described = outputs_module.describe(model, activation)
+    per_pixel = {o.key: o for o in described if o.kind != "labels"}
+    if isinstance(keys, str) or not keys:
+        raise ValueError(
+            "`outputs` must be a non-empty list of output keys; received "
+            f"{keys!r}. Per-pixel outputs of {model.name!r}: "
+            f"{list(per_pixel)}."
+        )
+    unknown = [k for k in keys if k not in per_pixel]
+    if unknown:
+        raise ValueError(
+            f"`outputs` names {unknown}, which are not per-pixel outputs of "
+            f"model {model.name!r}; it has {list(per_pixel)}."
+        )
+    return [per_pixel[k] for k in keys]
+
+
+def distance_output(model):
+    """The key of the model's "distance" output
+    (`multitask_unet(distance=True)`), or None if it has none."""
+    from kerasseg import outputs as outputs_module
+
+    found = [o for o in outputs_module.describe(model) if o.kind == "distance"]
+    return found[0].key if found else None
+
+
+def predict_with_distance(model, image, **kwargs):
+    """`(probabilities, distance)` of one image by `predict_tiled`: the
+    segmentation probabilities and, where the model has a "distance"
+    output, its `(height, width)` map (else None), from the same calls."""
+    from kerasseg import outputs as outputs_module
+
+    key = distance_output(model)
+    if key is None:
+        return predict_tiled(model, image, **kwargs), None
+    mask = outputs_module.segmentation_output(model).key
+    maps = predict_tiled(model, image, outputs=[mask, key], **kwargs)
+    return maps[mask], maps[key][..., 0]
 
 
 def class_ids(probabilities, threshold=0.5, *, multilabel=False):
@@ -265,7 +325,9 @@ def predict_files(
             is recompiled for prediction).
         instances: None, "components" or "watershed": how each class's
             mask is cut into objects (`kerasseg.postprocess.instances`;
-            the watershed splits touching objects).
+            the watershed splits touching objects, on the model's
+            "distance" output where it has one, else on the mask's
+            distance transform).
         min_size: objects with fewer pixels are dropped (with `instances`).
         colours: the overlays' class colours (`overlay`); default the
             model's `palette` (a zoo entry's), else kerasseg's.
@@ -318,7 +380,7 @@ def predict_files(
         image = match_channels(read_image(str(path)), channels, path)
         if jit_compile == "auto":
             jit_compile = _choose_compile(model, image, tile, batch_size)
-        probs = predict_tiled(
+        probs, distance = predict_with_distance(
             model,
             image,
             tile=tile,
@@ -336,19 +398,19 @@ def predict_files(
         )
         if instances is not None:
             _write_instances(
-                ids, out_dir, path.stem, instances, min_size, model
+                ids, out_dir, path.stem, instances, min_size, model, distance
             )
         written.append(target)
     return written
 
 
-def _write_instances(ids, out_dir, stem, method, min_size, model):
+def _write_instances(ids, out_dir, stem, method, min_size, model, distance):
     from PIL import Image
 
     from kerasseg import postprocess
 
     labels, classes = postprocess.instances(
-        ids, method=method, min_size=min_size
+        ids, method=method, min_size=min_size, **postprocess.seeds(distance)
     )
     if labels.max() > 65535:
         raise ValueError(
