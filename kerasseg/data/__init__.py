@@ -31,6 +31,7 @@ _SUBMODULES = (
     "datasets",
     "files",
     "folders",
+    "instances",
     "labels",
     "pipeline",
     "specs",

@@ -39,7 +39,7 @@ def nuclei_pairs(split="train", target="masks"):
     return pairs
 
 
-def nuclei(split="train", train_subset=None, **kwargs):
+def nuclei(split="train", train_subset=None, target="masks", **kwargs):
     """BBBC007 fluorescence nuclei: 14 grey images with binary masks.
 
     Drosophila Kc167 cells stained for DNA, 400–450 px, 8-bit; mask 1 =
@@ -53,6 +53,9 @@ def nuclei(split="train", train_subset=None, **kwargs):
             (e.g. `["A9_p5d"]`): a fixed labelled subset for few-label
             experiments. It leaves the test split whole, so one config
             trains on the subset and is scored on every test image.
+        target: "masks" (the binary masks) or "instances" (the instance
+            labels, one id per nucleus, for `kerasseg.data.instances`;
+            pass a `num_classes` and `ignore_index` that hold the ids).
         **kwargs: `kerasseg.data.from_pairs` arguments (`image_size`,
             `augment`, `batch_size`, `seed`, …); `num_classes` is 2.
 
@@ -67,7 +70,7 @@ def nuclei(split="train", train_subset=None, **kwargs):
     ((3, 64, 64, 1), (3, 64, 64), [0, 1])
     """
     kwargs.setdefault("num_classes", 2)
-    pairs = nuclei_pairs(split)
+    pairs = nuclei_pairs(split, target)
     if train_subset is not None and split != "test":
         pairs = _subset(pairs, train_subset, split)
     return from_pairs(pairs, **kwargs)

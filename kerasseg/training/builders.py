@@ -117,19 +117,28 @@ def _with_target_images(config, source, seed):
 def _multitask_targets(config):
     """`(image, mask) -> (image, targets)` for a multi-task model: the
     mask, each class's presence ("label") and the image if it has a
-    "reconstruction" output (config.MULTITASK_OUTPUTS)."""
+    "reconstruction" output, and for a "distance" output the mask and the
+    distance target from the instance labels the pipeline gave in the
+    mask's place (config.MULTITASK_OUTPUTS)."""
     import tensorflow as tf
 
     outputs = config_module.multitask_outputs(config)
     labels = config_module.num_labels(config)
+    ignore_index = config["data"]["ignore_index"]
 
     def targets_of(image, mask):
+        distance = None
+        if "distance" in outputs:  # the pipeline gave instance labels
+            from kerasseg.data import instances
+
+            mask, distance = instances.targets(mask, ignore_index)
         classes = tf.range(1, labels + 1, dtype=mask.dtype)
         hits = tf.equal(mask[..., None], classes)  # (B, H, W, labels)
         targets = {
             "mask": mask,
             "label": tf.cast(tf.reduce_any(hits, axis=(1, 2)), "float32"),
             "reconstruction": image,
+            "distance": distance,
         }
         return image, {k: targets[k] for k in outputs}
 
@@ -187,6 +196,8 @@ def _dataset(config, split, *, seed, val_batch_size):
         if spec.one_size and not training:
             kwargs["batch_size"] = train["batch_size"]
         split = spec.splits[0 if training else 1]
+        if "distance" in _outputs(config):
+            return data.instances.load(spec, split, **kwargs, **cfg["options"])
         return spec.load(split, **kwargs, **cfg["options"])
     images = cfg["train_images" if training else "val_images"]
     masks = cfg["train_masks" if training else "val_masks"]
@@ -197,6 +208,13 @@ def _dataset(config, split, *, seed, val_batch_size):
     return data.from_folders(
         images, masks, mask_suffix=cfg["mask_suffix"], **kwargs
     )
+
+
+def _outputs(config):
+    """The multi-task outputs a config trains ([] for other tasks)."""
+    if task_of(config) != "multitask":
+        return []
+    return config_module.multitask_outputs(config)
 
 
 def model(config):
@@ -266,6 +284,7 @@ def loss(config, class_weights=None):
         "mask": mask,
         "label": keras.losses.BinaryCrossentropy(from_logits=True),
         "reconstruction": keras.losses.MeanSquaredError(),
+        "distance": keras.losses.MeanSquaredError(),
     }
     return {k: losses[k] for k in config_module.multitask_outputs(config)}
 

@@ -188,3 +188,67 @@ def test_train_a_multitask_unet_and_score_both_outputs(tmp_path):
         "| label | precision |"
         in (tmp_path / "run" / "evaluation.md").read_text()
     )
+
+
+def _distance_raw(**data):
+    return {
+        "model": {
+            **MODEL,
+            "num_classes": 2,
+            "options": {**MODEL["options"], "distance": True},
+        },
+        "data": {"dataset": "nuclei", "ignore_index": 255, **data},
+        "train": {"batch_size": 2},
+    }
+
+
+def test_distance_targets_are_the_normalized_distance_of_the_instances():
+    from kerasseg import postprocess
+    from kerasseg.data.datasets import nuclei_pairs
+
+    resolved = config.load(raw=_distance_raw(image_size=[96, 96]))
+    assert config.multitask_outputs(resolved) == ["mask", "label", "distance"]
+    assert config.loss_weights(resolved)["distance"] == 10.0
+    ((x, targets), *_) = builders.dataset(resolved, "val", val_batch_size=1)
+    # The first held-out image, whole and unaugmented, as validation reads
+    # it: its instance label image from the source files.
+    _, labels_path = nuclei_pairs("test", target="instances")[0]
+    labels = np.asarray(Image.open(labels_path))
+    mask = targets["mask"].numpy()[0]
+    distance = targets["distance"].numpy()[0, ..., 0]
+    np.testing.assert_array_equal(mask, (labels > 0).astype(mask.dtype))
+    np.testing.assert_allclose(
+        distance, postprocess.normalized_distance(labels), atol=1e-6
+    )
+    assert targets["label"].numpy()[0, 0] == 1.0
+
+
+def test_augmented_distance_targets_stay_on_the_objects():
+    resolved = config.load(
+        raw=_distance_raw(
+            image_size=[64, 64], augment={"scale": [0.5, 2.0], "rotation": 30.0}
+        )
+    )
+    ((x, targets), *_) = builders.dataset(resolved, "train")
+    mask = targets["mask"].numpy()
+    distance = targets["distance"].numpy()[..., 0]
+    assert x.shape[0] == 2 and distance.shape == mask.shape
+    # Zero off the objects (background, ignored corners), in (0, 1] on them.
+    assert (distance[mask != 1] == 0).all()
+    assert (distance[mask == 1] > 0).all() and distance.max() <= 1.0
+    assert set(np.unique(mask)) <= {0, 1, 255}
+
+
+def test_a_distance_output_needs_a_dataset_with_instance_labels(tmp_path):
+    images, masks = write_scenes(tmp_path / "d", count=2)
+    raw = _raw(images, masks)
+    raw["model"] = {
+        **MODEL,
+        "options": {**MODEL["options"], "distance": True},
+    }
+    with pytest.raises(
+        config.ConfigError,
+        match=r"model.options.distance=true .* data.dataset='folders' has "
+        r"none. Datasets with instance labels: \['nuclei'\]",
+    ):
+        config.load(raw=raw)
