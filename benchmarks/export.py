@@ -42,19 +42,24 @@ def _first_map(outputs, reference):
     return min(same, key=lambda o: np.abs(o - reference).max())
 
 
-def speed(model, served, tflite_path, size, rng):
+def speed(model, served, tflite_path, size, rng, rounds=3):
     """Median ms of a batch of 8 through Keras and each SavedModel
-    signature in `served` (name → function), alternating them, and of
-    one image through TFLite."""
+    signature in `served` (name → function), alternating them for
+    `rounds` rounds, and of one image through TFLite; with each round's
+    Keras / signature ratio (`<key>_ratios`)."""
     eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
     calls = {"keras": lambda: model.predict_on_batch(eight)}
     for key, signature in served.items():
         calls[key] = lambda s=signature: s(images=tf.constant(eight))
     times = {key: [] for key in calls}
-    for _ in range(3):
+    for _ in range(rounds):
         for key, call in calls.items():
             times[key].append(_median_ms(call, 3))
     result = {f"{key}_ms": statistics.median(t) for key, t in times.items()}
+    for key in served:
+        result[f"{key}_ratios"] = [
+            k / t for k, t in zip(times["keras"], times[key])
+        ]
     result["tflite_b1_ms"] = _median_ms(
         lambda: run_tflite(tflite_path, eight[:1])
     )
@@ -70,12 +75,12 @@ SPEED_EXPORTS = {
 }
 
 
-def measure_inference(name, size, folder, rng):
+def measure_inference(name, size, folder, rng, rounds=3):
     """The in-graph inference signatures against what they replace: the
     `serve_tta` signature (the four flips) against the Keras TTA model's
     `predict_on_batch` on a batch of 8, and `serve_tiled` (tiles of
     `size`, overlap 0.25) against `predict_tiled` on one image of
-    4·size × 4·size, alternating, medians of three runs of three."""
+    4·size × 4·size, alternating, medians of `rounds` runs of three."""
     from kerasseg import inference
     from kerasseg.training.predict import predict_tiled
 
@@ -96,13 +101,13 @@ def measure_inference(name, size, folder, rng):
         ),
     }
     times = {key: [] for key in calls}
-    for _ in range(3):
+    for _ in range(rounds):
         for key, call in calls.items():
             times[key].append(_median_ms(call, 3))
     return {key: statistics.median(t) for key, t in times.items()}
 
 
-def measure(name, size, folder, speed_only=False):
+def measure(name, size, folder, speed_only=False, rounds=3):
     model = harness.build(name)
     rng = np.random.default_rng(0)
     shapes = [(2, size, size, 3), (1, size - 16, size + 16, 3)]
@@ -127,7 +132,7 @@ def measure(name, size, folder, speed_only=False):
             loaded = tf.saved_model.load(saved)
             signatures[key] = loaded.signatures["serving_default"]
         path = export.tflite(model, os.path.join(folder, "m.tflite"))
-        return {**row, **speed(model, signatures, path, size, rng)}
+        return {**row, **speed(model, signatures, path, size, rng, rounds)}
     saved = export.saved_model(model, folder, warmup_requests=False)
     served = tf.saved_model.load(saved).signatures["serving_default"]
     task = harness.task(name)
@@ -185,7 +190,16 @@ def main():
         help="time serve_tta and serve_tiled against the Keras TTA model "
         "and predict_tiled instead",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternating rounds of timings (each the median of three "
+        "calls); the figures are their medians",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1; got {args.rounds}")
     names = args.models or kerasseg.list_models("*_tiny")
     if args.inference:
         big = 4 * args.size
@@ -201,7 +215,7 @@ def main():
         rng = np.random.default_rng(0)
         for name in names:
             with tempfile.TemporaryDirectory() as folder:
-                r = measure_inference(name, args.size, folder, rng)
+                r = measure_inference(name, args.size, folder, rng, args.rounds)
             print(
                 f"| {name} | {r['keras_tta']:.1f} | {r['serve_tta']:.1f} "
                 f"({r['keras_tta'] / r['serve_tta']:.2f}) "
@@ -219,9 +233,24 @@ def main():
             "| unfolded BatchNorm ms (×) | image_size fixed ms (×) "
             "| TFLite batch 1 ms |\n|---|---|---|---|---|---|"
         )
+        spread = []
         for name in names:
             with tempfile.TemporaryDirectory() as folder:
-                r = measure(name, args.size, folder, speed_only=True)
+                r = measure(
+                    name,
+                    args.size,
+                    folder,
+                    speed_only=True,
+                    rounds=args.rounds,
+                )
+            spread.append(
+                f"{name}: "
+                + "; ".join(
+                    f"{key} {min(r[f'{key}_ratios']):.2f}–"
+                    f"{max(r[f'{key}_ratios']):.2f}"
+                    for key in SPEED_EXPORTS
+                )
+            )
             cells = [
                 f"{r[f'{key}_ms']:.1f} ({r['keras_ms'] / r[f'{key}_ms']:.2f})"
                 for key in SPEED_EXPORTS
@@ -232,6 +261,10 @@ def main():
                 + f" | {r['tflite_b1_ms']:.1f} |",
                 flush=True,
             )
+        print(
+            f"\nSpeed × Keras of each of the {args.rounds} rounds, lowest–"
+            "highest:\n" + "\n".join(spread)
+        )
         return
     print(
         "| model | max abs diff: SavedModel | TFLite | ONNX "
