@@ -544,6 +544,12 @@ def loss_weights(config):
     }
 
 
+# train.monitor's value for "the last epoch's weights", whatever the logs
+# say: for a schedule that ends at a low rate where a noisy training loss
+# would pick an epoch at random, and no validation data to choose on.
+LAST = "last"
+
+
 def monitored(config):
     """The values a config's `train.monitor` may name (without "val_")."""
     train = config["train"]
@@ -816,10 +822,11 @@ def _check_train(config, task):
                 f"{', '.join(metrics)}."
             )
     monitor = train["monitor"].removeprefix("val_")
-    if monitor not in monitored(config):
+    if train["monitor"] != LAST and monitor not in monitored(config):
         raise ConfigError(
             f"train.monitor={train['monitor']!r} is not computed: monitor "
-            f"one of {monitored(config)} (with or without 'val_')."
+            f"one of {monitored(config)} (with or without 'val_'), or "
+            f"{LAST!r} for the last epoch's weights."
         )
     if train["frozen_epochs"] >= train["epochs"]:
         raise ConfigError(

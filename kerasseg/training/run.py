@@ -155,6 +155,8 @@ def _steps(config, dataset):
 
 def _monitor_better(config, value, best):
     name = config["train"]["monitor"]
+    if name == config_module.LAST:  # every epoch replaces the one before
+        return True
     if value is None or not math.isfinite(value):
         return False
     if best is None:

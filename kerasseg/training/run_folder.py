@@ -3,7 +3,8 @@
     config.yaml          the resolved config (every default filled in)
     checkpoints/epoch-NNNN/   weights, optimizer state and progress after
                          each completed epoch (the last two are kept)
-    best.weights.h5      the weights with the best `train.monitor`
+    best.weights.h5      the weights with the best `train.monitor` (or the
+                         last epoch's, for `last`)
     history.json, history.csv   one row per epoch
     curves.svg           the training curves (kerasseg.training.curves)
     compile.json         the measured `jit_compile: auto` choice

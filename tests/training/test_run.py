@@ -259,3 +259,27 @@ def test_progress_bars_become_lines_when_output_is_not_a_terminal():
     assert fit_verbose(1, io.StringIO()) == 2  # a file or a pipe
     assert fit_verbose(0, io.StringIO()) == 0
     assert fit_verbose(2, Terminal()) == 2
+
+
+def test_monitor_last_keeps_the_last_epochs_weights(folder, tmp_path):
+    images, masks = folder
+    # Each epoch replaces the kept weights, whatever the logs say (a
+    # monitored loss keeps the better one only).
+    config = small_config(images, masks, epochs=3, monitor="last")
+    assert run._monitor_better(config, None, 0.1)
+    assert run._monitor_better(config, 0.9, 0.1)
+    by_loss = small_config(images, masks, monitor="loss")
+    assert not run._monitor_better(by_loss, 0.9, 0.1)
+    result = run.train(config, tmp_path / "run")
+    assert [h["epoch"] for h in result["history"]] == [1, 2, 3]
+    model = keras.saving.load_model(result["model_path"])
+    model.load_weights(
+        tmp_path / "run" / "checkpoints" / "epoch-0003" / "model.weights.h5"
+    )
+    for got, want in zip(_weights(result["model_path"]), model.weights):
+        np.testing.assert_array_equal(got, np.asarray(want))
+    with pytest.raises(Exception, match=r"or 'last' for the last epoch's"):
+        run.train(
+            small_config(images, masks, monitor="val_nothing"),
+            tmp_path / "bad",
+        )
