@@ -471,7 +471,12 @@ def _evaluate(args):
         pairs = held_out_instances(config)
     else:
         pairs = None
-    result = evaluation.evaluate(model, batches, metric, class_names=names)
+    if config is not None and not args.images:
+        # The run's own validation data, scored as its task is (a
+        # multi-task run's targets and outputs are dicts).
+        result = builders.evaluate(config, model, batches, class_names=names)
+    else:
+        result = evaluation.evaluate(model, batches, metric, class_names=names)
     print(evaluation.table(result))
     if pairs:
         objects = evaluation.evaluate_objects(model, pairs, method=args.objects)

@@ -9,6 +9,7 @@ from PIL import Image
 from sklearn.metrics import f1_score
 from sklearn.metrics import jaccard_score
 
+from kerasseg import cli
 from kerasseg.training import builders
 from kerasseg.training import config
 from kerasseg.training import run
@@ -151,7 +152,7 @@ def test_label_targets_are_the_classes_each_image_holds(tmp_path):
 
 
 @pytest.mark.slow  # second tier: an end-to-end run
-def test_train_a_multitask_unet_and_score_both_outputs(tmp_path):
+def test_train_a_multitask_unet_and_score_both_outputs(tmp_path, capsys):
     images, masks = write_scenes(tmp_path / "d")
     result = run.train(_raw(images, masks), tmp_path / "run")
     last = result["history"][-1]
@@ -188,6 +189,12 @@ def test_train_a_multitask_unet_and_score_both_outputs(tmp_path):
         "| label | precision |"
         in (tmp_path / "run" / "evaluation.md").read_text()
     )
+    # `kerasseg evaluate RUN` scores it again the same way.
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "| label | precision |" in printed
+    assert f"{saved['mean']['iou']:.4f}" in printed
 
 
 def _distance_raw(**data):
