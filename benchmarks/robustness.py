@@ -10,7 +10,8 @@ segmented whole. Reported per transform, over all held-out images:
 - nuclei found: recall at IoU > 0.5 against the true instance labels
   (one label per nucleus, touching nuclei apart), with the predicted mask
   cut into objects by connected components and by the distance-transform
-  watershed of `kerasseg.postprocess`;
+  watershed of `kerasseg.postprocess` (on the model's predicted distance
+  map where it has a "distance" output);
 - F1 at IoU > 0.5 and panoptic quality of the watershed's objects
   (`kerasseg.instance_metrics`).
 
@@ -85,12 +86,15 @@ def load(name):
     return load_model(name)
 
 
-def nucleus(model, image):
-    logits = model.predict_on_batch(image[None, ..., None].astype("float32"))
-    logits = np.asarray(logits)[0]
-    if logits.shape[-1] == 1:
-        return logits[..., 0] > 0
-    return logits.argmax(-1) == 1
+def predicted(model, image):
+    """The nucleus mask of a grey image and the model's distance map
+    (None without a "distance" output), the image predicted whole."""
+    from kerasseg.training import predict
+
+    probs, distance = predict.predict_with_distance(
+        model, image[..., None].astype("float32"), tile=4096
+    )
+    return predict.class_ids(probs) == 1, distance
 
 
 COLUMNS = [
@@ -120,14 +124,17 @@ def score(model, pairs, transforms=None):
         }
         for i, (image, labels) in enumerate(pairs):
             x, truth = transform(image, labels, spec, seed=i)
-            p = nucleus(model, x)
+            p, distance = predicted(model, x)
             t = truth > 0
             inter += int((p & t).sum())
             total += int(p.sum() + t.sum())
             nuclei += len(np.unique(truth)) - 1
             for method, scores in by_method.items():
+                # A model with a "distance" output splits on it
+                # (kerasseg.postprocess.seeds), as kerasseg predict does.
+                seeds = postprocess.seeds(distance) or {"h": WATERSHED_H}
                 found, _ = postprocess.instances(
-                    p.astype("uint8"), method=method, h=WATERSHED_H
+                    p.astype("uint8"), method=method, **seeds
                 )
                 scores.update(truth, found)
         components = by_method["components"].result()
