@@ -316,16 +316,25 @@ def run_group(group, args):
     def python(framework):
         return args.torch_python if framework == "torch" else sys.executable
 
+    wanted = [
+        (name, framework, module)
+        for name, framework, module in GROUPS[group]
+        if not args.only or name.startswith(tuple(args.only))
+    ]
     available = [
         (name, framework)
-        for name, framework, module in GROUPS[group]
+        for name, framework, module in wanted
         if _installed(module, python(framework))
         and (framework != "torch" or _installed("torch", python(framework)))
     ]
     skipped = [
         f"{name} (not installed)"
-        for name, framework, _ in GROUPS[group]
+        for name, framework, _ in wanted
         if (name, framework) not in available
+    ] + [
+        f"{entry[0]} (not asked for: --only)"
+        for entry in GROUPS[group]
+        if entry not in wanted
     ]
     results = {}
     # Built one at a time (building also measures FLOPs and the peak),
@@ -359,6 +368,15 @@ def run_group(group, args):
     return {"implementations": results, "skipped": skipped}
 
 
+# Environment variables that change how TensorFlow runs a step: its
+# inter- and intra-op thread pools and oneDNN's graph rewrites.
+THREAD_SETTINGS = (
+    "TF_NUM_INTEROP_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_ENABLE_ONEDNN_OPTS",
+)
+
+
 def _best(seconds, kind):
     values = [v for k, v in seconds.items() if k.startswith(kind)]
     return min(values)
@@ -366,8 +384,11 @@ def _best(seconds, kind):
 
 def markdown(result):
     peak = result["peak"]
+    settings = "".join(
+        f"{k}={v}; " for k, v in result.get("settings", {}).items()
+    )
     lines = [
-        f"Machine: {result['machine']}; {result['versions']}; input "
+        f"Machine: {result['machine']}; {result['versions']}; {settings}input "
         f"{result['size']}×{result['size']}×3, float32, 2 classes; "
         f"matmul peak {peak:.0f} GFLOP/s; medians of {result['rounds']} "
         f"interleaved rounds of {result['repeats']} timed calls.",
@@ -463,6 +484,13 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--worker", nargs=2, metavar=("NAME", "FRAMEWORK"))
     parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="PREFIX",
+        help="time only the implementations whose names start so "
+        "(e.g. --only kerasseg SMP)",
+    )
+    parser.add_argument(
         "--torch-python",
         default=sys.executable,
         help="the Python that runs the PyTorch workers (one with torch and "
@@ -483,6 +511,11 @@ def main(argv=None):
         "size": args.size,
         "rounds": args.rounds,
         "repeats": args.repeats,
+        # TensorFlow's threading knobs, where the caller set them (the
+        # workers inherit the environment).
+        "settings": {
+            k: os.environ[k] for k in THREAD_SETTINGS if k in os.environ
+        },
         "groups": {},
     }
     for group in args.groups:
