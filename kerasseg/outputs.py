@@ -4,8 +4,8 @@ description that prediction, tiling and the export signatures share.
 Every kerasseg head ends in a `kerasseg.layers.HeadOutput`: an activation
 ("linear" for logits, "softmax", "sigmoid", …) that records what the output
 means ("segmentation", "labels", "reconstruction" or "distance"), possibly
-followed by
-layers that only crop or rename (`CropToReference`, `Identity`).
+followed by layers that only crop or rename (`CropToReference`,
+`Identity`).
 `describe` reads it there: which outputs are class scores, whether a
 softmax or a sigmoid turns them into probabilities, whether they are
 several independent labels, and which are images. Models saved before the
@@ -201,9 +201,15 @@ def describe(model, activation="auto"):
 def segmentation_output(model, activation="auto"):
     """The model's one per-pixel class-score output (`describe`'s), for
     prediction and tiling; a clear error if it has none or several."""
-    maps = [o for o in describe(model, activation) if o.kind == "segmentation"]
+    return segmentation_of(model, describe(model, activation))
+
+
+def segmentation_of(model, described):
+    """`segmentation_output` from the model's `describe` list, for callers
+    that read other outputs from the same list."""
+    maps = [o for o in described if o.kind == "segmentation"]
     if len(maps) != 1:
-        kinds = [o.kind for o in describe(model, activation)]
+        kinds = [o.kind for o in described]
         raise ValueError(
             f"Model {model.name!r} has {len(maps)} per-pixel class-score "
             f"outputs (its outputs: {kinds}); prediction writes the masks "

@@ -126,17 +126,36 @@ def predict_tiled(
     """
     from kerasseg import outputs as outputs_module
 
+    image, tile = _checked(image, tile, overlap, blend, sigma_scale)
+    described = outputs_module.describe(model, activation)
+    if outputs is None:
+        selected = [outputs_module.segmentation_of(model, described)]
+    else:
+        selected = _per_pixel_outputs(model, described, outputs)
+    maps = _blend(
+        model, image, selected, tile, overlap, batch_size, blend, sigma_scale
+    )
+    return maps[selected[0].key] if outputs is None else maps
+
+
+def _checked(image, tile, overlap, blend, sigma_scale):
+    """`(image as float32, tile)` after checking them and the tiling."""
     image = np.asarray(image, "float32")
     if image.ndim != 3:
         raise ValueError(
             "`image` must be (height, width, channels); "
             f"received shape {image.shape}."
         )
-    tile = check_tiling(tile, overlap, blend, sigma_scale)
-    if outputs is None:
-        selected = [outputs_module.segmentation_output(model, activation)]
-    else:
-        selected = _per_pixel_outputs(model, outputs, activation)
+    return image, check_tiling(tile, overlap, blend, sigma_scale)
+
+
+def _blend(
+    model, image, selected, tile, overlap, batch_size, blend, sigma_scale
+):
+    """`{key: (height, width, channels) map}` of the `selected` described
+    outputs, blended over the tiles of one checked image."""
+    from kerasseg import outputs as outputs_module
+
     height, width = image.shape[:2]
     th, tw = min(tile, height), min(tile, width)
     margin_h = margin(th, overlap) if th < height else 0
@@ -166,17 +185,12 @@ def predict_tiled(
                 total[r : r + th, c : c + tw] += p * weight[..., None]
         for r, c in chunk:
             norm[r : r + th, c : c + tw] += weight[..., None]
-    if outputs is None:
-        return totals[selected[0].key] / norm
     return {key: total / norm for key, total in totals.items()}
 
 
-def _per_pixel_outputs(model, keys, activation):
+def _per_pixel_outputs(model, described, keys):
     """The described outputs of `keys`, each a per-pixel output of the
     model; a clear error naming what it has otherwise."""
-    from kerasseg import outputs as outputs_module
-
-    described = outputs_module.describe(model, activation)
     per_pixel = {o.key: o for o in described if o.kind != "labels"}
     if isinstance(keys, str) or not keys:
         raise ValueError(
@@ -202,18 +216,39 @@ def distance_output(model):
     return found[0].key if found else None
 
 
-def predict_with_distance(model, image, **kwargs):
-    """`(probabilities, distance)` of one image by `predict_tiled`: the
-    segmentation probabilities and, where the model has a "distance"
-    output, its `(height, width)` map (else None), from the same calls."""
+def predict_with_distance(
+    model,
+    image,
+    *,
+    tile=512,
+    overlap=0.25,
+    batch_size=4,
+    blend="gaussian",
+    sigma_scale=0.125,
+):
+    """`(probabilities, distance)` of one image as `predict_tiled` gives
+    them: the segmentation probabilities and, where the model has a
+    "distance" output, its `(height, width)` map (else None), from the
+    same calls."""
     from kerasseg import outputs as outputs_module
 
-    key = distance_output(model)
-    if key is None:
-        return predict_tiled(model, image, **kwargs), None
-    mask = outputs_module.segmentation_output(model).key
-    maps = predict_tiled(model, image, outputs=[mask, key], **kwargs)
-    return maps[mask], maps[key][..., 0]
+    image, tile = _checked(image, tile, overlap, blend, sigma_scale)
+    described = outputs_module.describe(model)
+    mask = outputs_module.segmentation_of(model, described)
+    distance = [o for o in described if o.kind == "distance"][:1]
+    maps = _blend(
+        model,
+        image,
+        [mask, *distance],
+        tile,
+        overlap,
+        batch_size,
+        blend,
+        sigma_scale,
+    )
+    if not distance:
+        return maps[mask.key], None
+    return maps[mask.key], maps[distance[0].key][..., 0]
 
 
 def class_ids(probabilities, threshold=0.5, *, multilabel=False):
