@@ -25,10 +25,12 @@ def load(spec, split, **kwargs):
     as for its masks (`image_size`, `augment`, `batch_size`, …), whose
     `num_classes` and `ignore_index` are replaced by the id range."""
     if not spec.instance_pairs:
+        from kerasseg.data.specs import with_instance_labels
+
         raise ValueError(
             f"Dataset {spec.name!r} has no instance labels; a distance "
             "target is made from them. Built-in datasets with instance "
-            "labels: nuclei."
+            f"labels: {', '.join(with_instance_labels())}."
         )
     kwargs.update(num_classes=FILL, ignore_index=FILL, target="instances")
     return spec.load(split, **kwargs)

@@ -216,3 +216,8 @@ DATASETS = {
 def get(name):
     """The `DatasetSpec` of a built-in dataset, or None for "folders"."""
     return DATASETS.get(name)
+
+
+def with_instance_labels():
+    """The names of the built-in datasets that keep instance labels."""
+    return [name for name, spec in DATASETS.items() if spec.instance_pairs]

@@ -586,16 +586,12 @@ def _check_multitask(config):
     if "distance" in outputs:
         spec = dataset_specs.get(config["data"]["dataset"])
         if spec is None or not spec.instance_pairs:
-            with_instances = [
-                name
-                for name in dataset_specs.DATASETS
-                if dataset_specs.get(name).instance_pairs
-            ]
             raise ConfigError(
                 "model.options.distance=true learns a distance map made "
                 "from instance labels, and "
                 f"data.dataset={config['data']['dataset']!r} has none. "
-                f"Datasets with instance labels: {with_instances}."
+                "Datasets with instance labels: "
+                f"{dataset_specs.with_instance_labels()}."
             )
     for key, weight in train["loss_weights"].items():
         if key not in outputs:
