@@ -5,8 +5,7 @@ width, and answers with the same dict: for each class-score output
 `probabilities` (float32) and `class_ids` (int32), for a reconstruction the
 image itself, for a distance map the map. kerasseg models take raw pixel
 values (ImageNet normalization, where there is one, is inside the
-model), so uint8 pixels
-and decoded PNG/JPEG bytes only need a cast.
+model), so uint8 pixels and decoded PNG/JPEG bytes only need a cast.
 """
 
 import tensorflow as tf
