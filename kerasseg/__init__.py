@@ -19,7 +19,11 @@ Pretrained weights by name: `kerasseg.load("unet.nuclei_bbbc007")`
 import os as _os
 import sys as _sys
 
+from kerasseg import _tensorflow
 from kerasseg._version import __version__ as __version__
+
+# Before anything below imports Keras and with it TensorFlow.
+_tensorflow.prefer_onednn()
 
 # Modules imported with the package (registering its models, encoders and
 # Keras classes, so a `.keras` file of kerasseg layers loads after `import
