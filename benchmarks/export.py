@@ -22,11 +22,13 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+# kerasseg before Keras and TensorFlow, as its users import it: it turns
+# TensorFlow's oneDNN kernels on on x86 (kerasseg._tensorflow).
+import kerasseg  # noqa: E402, I001
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
-import kerasseg  # noqa: E402
 from kerasseg import export  # noqa: E402
 from tests.export.test_convert import run_onnx  # noqa: E402
 from tests.export.test_convert import run_tflite  # noqa: E402

@@ -17,12 +17,14 @@ import pathlib
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# kerasseg before Keras and TensorFlow, as its users import it: it turns
+# TensorFlow's oneDNN kernels on on x86 (kerasseg._tensorflow).
+import kerasseg  # noqa: E402, I001
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
-import kerasseg  # noqa: E402
 from kerasseg import registry  # noqa: E402
 from kerasseg.zoo.publish import machine  # noqa: E402
 

@@ -29,8 +29,14 @@ a slow phase of the machine hits all of them. Reported per
 implementation: parameters, forward GFLOP per image, batch-1 latency,
 batch-8 inference images/s, training images/s (batch 8, Adam,
 cross-entropy), each Keras figure with and without XLA, as ratios to
-kerasseg and as a fraction of the machine's matmul peak. Peers that are
-not installed are skipped (`pip install -e ".[peers]"`, plus PyTorch).
+kerasseg and as a fraction of the machine's matmul peak, and for the
+Keras rows which TensorFlow kernels ran (oneDNN or Eigen): kerasseg's
+worker imports kerasseg first, as its users do, which turns oneDNN on on
+x86 (`kerasseg._tensorflow.prefer_onednn`); the other Keras peers run
+with TensorFlow's default for the CPU, or as the caller's
+TF_ENABLE_ONEDNN_OPTS says (`TF_ENABLE_ONEDNN_OPTS=1` runs them all on
+oneDNN). Peers that are not installed are skipped
+(`pip install -e ".[peers]"`, plus PyTorch).
 
     python benchmarks/peers.py --groups unet attention_unet deeplabv3plus
 
@@ -49,6 +55,12 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+# The environment as the caller gave it, before this process imports
+# kerasseg (which sets TF_ENABLE_ONEDNN_OPTS for itself): the workers get
+# it, so each Keras peer runs with TensorFlow's default or the caller's
+# setting, and kerasseg's worker sets its own.
+CALLER_ENVIRONMENT = dict(os.environ)
 
 from timing import median_seconds  # noqa: E402
 
@@ -166,11 +178,19 @@ def _build_torch(name):
 
 def _keras_worker(name, size):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if name.startswith("kerasseg"):
+        # As its users run it: `import kerasseg` comes before TensorFlow's
+        # import and turns oneDNN on on x86 (`_tensorflow.prefer_onednn`).
+        # The other Keras rows run with TensorFlow's own default unless
+        # the environment sets TF_ENABLE_ONEDNN_OPTS.
+        import kerasseg  # noqa: F401
     import keras
     import numpy as np
     import tensorflow as tf
     from models import forward_flops
     from models import matmul_gflops
+
+    from kerasseg import _tensorflow
 
     rng = np.random.default_rng(0)
     x1 = tf.constant(rng.uniform(0, 255, (1, size, size, 3)), tf.float32)
@@ -182,6 +202,7 @@ def _keras_worker(name, size):
         "params": model.count_params(),
         "gflop": forward_flops(model, size, 3) / 1e9,
         "peak": matmul_gflops(),
+        "onednn": _tensorflow.onednn_enabled(),
     }
     if name.startswith("kerasseg"):
         # What `jit_compile: auto` (training) and `kerasseg predict`
@@ -292,7 +313,11 @@ def _start(name, framework, args):
         str(args.repeats),
     ]
     process = subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=CALLER_ENVIRONMENT,
     )
     line = process.stdout.readline()
     if not line:  # the worker failed; its traceback is on stderr
@@ -382,6 +407,13 @@ def _best(seconds, kind):
     return min(values)
 
 
+def _kernels(row):
+    """The TensorFlow kernels a Keras row ran on; – for PyTorch rows."""
+    if "onednn" not in row:
+        return "–"
+    return "oneDNN" if row["onednn"] else "Eigen"
+
+
 def markdown(result):
     peak = result["peak"]
     settings = "".join(
@@ -403,8 +435,8 @@ def markdown(result):
             "| implementation | params (M) | GFLOP/img | b1 ms | b1 ms XLA "
             "| b8 img/s | b8 img/s XLA | train img/s | train img/s XLA "
             "| best infer × kerasseg | best train × kerasseg "
-            "| train % peak |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| train % peak | TF kernels |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, r in rows.items():
             s = r["seconds"]
@@ -426,7 +458,8 @@ def markdown(result):
                 f"| {cell('train_xla', lambda v: 8 / v, 2)} "
                 f"| {infer / ours_infer:.2f} | {train / ours_train:.2f} "
                 # A training step costs about three forward passes.
-                f"| {100 * 3 * r['gflop'] * train / peak:.0f} |"
+                f"| {100 * 3 * r['gflop'] * train / peak:.0f} "
+                f"| {_kernels(r)} |"
             )
         if "auto" in ours:
             lines.append("")
@@ -514,7 +547,9 @@ def main(argv=None):
         # TensorFlow's threading knobs, where the caller set them (the
         # workers inherit the environment).
         "settings": {
-            k: os.environ[k] for k in THREAD_SETTINGS if k in os.environ
+            k: CALLER_ENVIRONMENT[k]
+            for k in THREAD_SETTINGS
+            if k in CALLER_ENVIRONMENT
         },
         "groups": {},
     }

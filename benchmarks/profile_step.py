@@ -40,6 +40,7 @@ IMPLEMENTATIONS = {
     "smp": ("SMP DeepLabV3Plus(resnet50)", "torch"),
 }
 PHASES = ("forward", "backward", "optimizer")
+TOP = 12  # operator types listed per implementation, by self-time
 KINDS = (
     "convolution",
     "batch norm",
@@ -125,6 +126,8 @@ def _keras_op(name, layer_kinds):
 
 def _profile_keras(size, batch, steps):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # kerasseg before TensorFlow, as its users import it (oneDNN on x86).
+    import kerasseg  # noqa: I001
     import keras
     import numpy as np
     import tensorflow as tf
@@ -161,14 +164,19 @@ def _profile_keras(size, batch, steps):
     table = json.loads(data)[0]
     columns = [c["id"] for c in table["cols"]]
     layer_kinds = _keras_layer_kinds(model)
-    times = {}
+    times, operators = {}, {}
     for row in table["rows"]:
         values = dict(zip(columns, [c["v"] if c else None for c in row["c"]]))
         if values["type"] == "IDLE":
             continue
         key = _keras_op(values["operation"], layer_kinds)
-        times[key] = times.get(key, 0.0) + values["total_self_time"] / 1e3
-    return _result(times, steps, wall, flops)
+        ms = values["total_self_time"] / 1e3
+        times[key] = times.get(key, 0.0) + ms
+        operator = (key[0], values["type"])
+        operators[operator] = operators.get(operator, 0.0) + ms
+    result = _result(times, steps, wall, flops, operators)
+    result["onednn"] = kerasseg._tensorflow.onednn_enabled()
+    return result
 
 
 def _torch_kind(op):
@@ -222,7 +230,7 @@ def _profile_torch(size, batch, steps):
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
-    times = {}
+    times, operators = {}, {}
     for event in prof.events():
         phase, parent = None, event
         while parent is not None:  # the enclosing record_function range
@@ -234,15 +242,21 @@ def _profile_torch(size, batch, steps):
             continue
         kind = "other" if phase == "optimizer" else _torch_kind(event.name)
         key = (phase, kind)
-        times[key] = times.get(key, 0.0) + event.self_cpu_time_total / 1e3
-    return _result(times, steps, wall, flops)
+        ms = event.self_cpu_time_total / 1e3
+        times[key] = times.get(key, 0.0) + ms
+        operators[(phase, event.name)] = (
+            operators.get((phase, event.name), 0) + ms
+        )
+    return _result(times, steps, wall, flops, operators)
 
 
-def _result(times, steps, wall, flops):
+def _result(times, steps, wall, flops, operators):
+    top = sorted(operators.items(), key=lambda item: -item[1])[:TOP]
     return {
         "wall_ms": wall * 1e3,
         "forward_gflop": flops / 1e9,
         "ms": {f"{p}|{k}": v / steps for (p, k), v in times.items()},
+        "top": [[p, op, ms / steps] for (p, op), ms in top],
     }
 
 
@@ -262,10 +276,16 @@ def _rate(gflop, ms):
 def markdown(result):
     peak = result["peak_gflops"]
     names = list(result["implementations"])
+    kernels = "".join(
+        f" {n} ran on TensorFlow's "
+        f"{'oneDNN' if r['onednn'] else 'Eigen'} kernels."
+        for n, r in result["implementations"].items()
+        if "onednn" in r
+    )
     lines = [
         f"Machine: {result['machine']}; batch {result['batch']} at "
         f"{result['size']}×{result['size']}, float32, {result['steps']} "
-        f"profiled steps; matmul peak {peak:.0f} GFLOP/s.",
+        f"profiled steps; matmul peak {peak:.0f} GFLOP/s.{kernels}",
         "",
         "Milliseconds of operator self-time per training step:",
         "",
@@ -318,6 +338,18 @@ def markdown(result):
             f"| {100 * forward / peak:.0f} | {backward:.0f} "
             f"| {100 * backward / peak:.0f} |"
         )
+    for n in names:
+        lines += [
+            "",
+            f"The {TOP} operator types with the most self-time per step, {n}:",
+            "",
+            "| phase | operator | ms |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| {phase} | `{op}` | {ms:.0f} |"
+            for phase, op, ms in result["implementations"][n].get("top", [])
+        ]
     return "\n".join(lines) + "\n"
 
 
