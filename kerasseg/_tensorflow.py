@@ -17,8 +17,8 @@ import sys
 # are on by default only on x86 CPUs with AVX-512 VNNI, AVX-512 BF16,
 # AVX-VNNI or AMX (tensorflow/core/util/port.cc, DefaultOneDnnPolicy); on
 # the others (AVX2 machines) TensorFlow runs its Eigen kernels, which train
-# DeepLabV3+ ResNet50 markedly slower there (docs/benchmarks.md, "oneDNN
-# on AVX2 machines").
+# DeepLabV3+ ResNet50 markedly slower there (docs/benchmarks.md, "DeepLabV3+
+# on an AVX2 machine").
 ONEDNN_SETTING = "TF_ENABLE_ONEDNN_OPTS"
 
 
