@@ -207,13 +207,18 @@ def _per_pixel_outputs(model, described, keys):
     return [per_pixel[k] for k in keys]
 
 
+def _distance_of(described):
+    """The described "distance" output, or None."""
+    return next((o for o in described if o.kind == "distance"), None)
+
+
 def distance_output(model):
     """The key of the model's "distance" output
     (`multitask_unet(distance=True)`), or None if it has none."""
     from kerasseg import outputs as outputs_module
 
-    found = [o for o in outputs_module.describe(model) if o.kind == "distance"]
-    return found[0].key if found else None
+    found = _distance_of(outputs_module.describe(model))
+    return found.key if found else None
 
 
 def predict_with_distance(
@@ -235,20 +240,20 @@ def predict_with_distance(
     image, tile = _checked(image, tile, overlap, blend, sigma_scale)
     described = outputs_module.describe(model)
     mask = outputs_module.segmentation_of(model, described)
-    distance = [o for o in described if o.kind == "distance"][:1]
+    distance = _distance_of(described)
     maps = _blend(
         model,
         image,
-        [mask, *distance],
+        [mask] if distance is None else [mask, distance],
         tile,
         overlap,
         batch_size,
         blend,
         sigma_scale,
     )
-    if not distance:
+    if distance is None:
         return maps[mask.key], None
-    return maps[mask.key], maps[distance[0].key][..., 0]
+    return maps[mask.key], maps[distance.key][..., 0]
 
 
 def class_ids(probabilities, threshold=0.5, *, multilabel=False):
