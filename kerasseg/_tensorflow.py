@@ -42,6 +42,11 @@ def require(what):
     return tensorflow
 
 
+def is_x86():
+    """Whether this machine is x86-64, where `prefer_onednn` acts."""
+    return platform.machine().lower() in ("x86_64", "amd64")
+
+
 def prefer_onednn():
     """Turns TensorFlow's oneDNN kernels on for this process, on x86 CPUs
     where TensorFlow would leave them off, unless the user chose.
@@ -59,7 +64,7 @@ def prefer_onednn():
     """
     if ONEDNN_SETTING in os.environ or "tensorflow" in sys.modules:
         return False
-    if platform.machine().lower() not in ("x86_64", "amd64"):
+    if not is_x86():
         return False
     os.environ[ONEDNN_SETTING] = "1"
     return True
@@ -68,8 +73,7 @@ def prefer_onednn():
 def onednn_enabled():
     """Whether the TensorFlow of this process runs its oneDNN kernels
     (imports TensorFlow)."""
-    tf = require("onednn_enabled")
-    del tf
+    require("onednn_enabled")
     from tensorflow.python.util import _pywrap_util_port
 
     return bool(_pywrap_util_port.IsMklEnabled())

@@ -14,7 +14,7 @@ import pytest
 
 from kerasseg import _tensorflow
 
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+X86 = _tensorflow.is_x86()
 
 PROBE = r"""
 import json, sys
