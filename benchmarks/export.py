@@ -81,8 +81,10 @@ def measure_inference(name, size, folder, rng, rounds=3):
     """The in-graph inference signatures against what they replace: the
     `serve_tta` signature (the four flips) against the Keras TTA model's
     `predict_on_batch` on a batch of 8, and `serve_tiled` (tiles of
-    `size`, overlap 0.25) against `predict_tiled` on one image of
-    4·size × 4·size, alternating, medians of `rounds` runs of three."""
+    `size`, overlap 0.25, the default 4 tile positions a call, and one a
+    call as `serve_tiled_1`) against `predict_tiled` (4 tiles a call) on
+    one image of 4·size × 4·size, alternating, medians of `rounds` runs
+    of three."""
     from kerasseg import inference
     from kerasseg.training.predict import predict_tiled
 
@@ -91,6 +93,15 @@ def measure_inference(name, size, folder, rng, rounds=3):
         model, folder, warmup_requests=False, tta="flips", tile=size
     )
     signatures = tf.saved_model.load(saved).signatures
+    one_a_call = export.saved_model(
+        model,
+        folder,
+        name="one_a_call",
+        warmup_requests=False,
+        tile=size,
+        tile_batch_size=1,
+    )
+    tiled_1 = tf.saved_model.load(one_a_call).signatures["serve_tiled"]
     tta_model = inference.tta(model, "flips")
     eight = rng.uniform(0, 255, (8, size, size, 3)).astype("float32")
     large = rng.uniform(0, 255, (4 * size, 4 * size, 3)).astype("float32")
@@ -101,6 +112,7 @@ def measure_inference(name, size, folder, rng, rounds=3):
         "serve_tiled": lambda: signatures["serve_tiled"](
             images=tf.constant(large[None])
         ),
+        "serve_tiled_1": lambda: tiled_1(images=tf.constant(large[None])),
     }
     times = {key: [] for key in calls}
     for _ in range(rounds):
@@ -209,10 +221,12 @@ def main():
             f"serve_tta (four flips) against the Keras TTA model's "
             f"predict_on_batch, batch 8 at {args.size}×{args.size}; "
             f"serve_tiled against predict_tiled (tiles of {args.size}, "
-            f"overlap 0.25), one image of {big}×{big}; alternating.\n\n"
+            f"overlap 0.25, 4 a call; serve_tiled also with 1 a call), one "
+            f"image of {big}×{big}; alternating.\n\n"
             "| model | Keras TTA ms | serve_tta ms (× Keras) "
-            "| predict_tiled ms | serve_tiled ms (× predict_tiled) |\n"
-            "|---|---|---|---|---|"
+            "| predict_tiled ms | serve_tiled ms (× predict_tiled) "
+            "| serve_tiled 1 a call ms (×) |\n"
+            "|---|---|---|---|---|---|"
         )
         rng = np.random.default_rng(0)
         for name in names:
@@ -222,7 +236,9 @@ def main():
                 f"| {name} | {r['keras_tta']:.1f} | {r['serve_tta']:.1f} "
                 f"({r['keras_tta'] / r['serve_tta']:.2f}) "
                 f"| {r['predict_tiled']:.1f} | {r['serve_tiled']:.1f} "
-                f"({r['predict_tiled'] / r['serve_tiled']:.2f}) |",
+                f"({r['predict_tiled'] / r['serve_tiled']:.2f}) "
+                f"| {r['serve_tiled_1']:.1f} "
+                f"({r['predict_tiled'] / r['serve_tiled_1']:.2f}) |",
                 flush=True,
             )
         return

@@ -228,6 +228,13 @@ def _parser():
         default="gaussian",
         help="serve_tiled's blend of overlapping tiles (default gaussian)",
     )
+    export.add_argument(
+        "--tile-batch-size",
+        type=int,
+        default=4,
+        help="serve_tiled's tile positions per model call, each with every "
+        "image of the request (default 4)",
+    )
     _tta_flag(export)
     adapt = commands.add_parser(
         "adapt",
@@ -362,13 +369,12 @@ def _export(args):
             image_size=args.image_size,
             warmup_requests=not args.no_warmup,
             fold_batch_norm=not args.no_fold_batch_norm,
+            # Without --tile the export refuses the other --tile-* flags.
+            tile=args.tile,
+            tile_overlap=args.tile_overlap,
+            tile_blend=args.tile_blend,
+            tile_batch_size=args.tile_batch_size,
         )
-        if args.tile is not None:
-            options.update(
-                tile=args.tile,
-                tile_overlap=args.tile_overlap,
-                tile_blend=args.tile_blend,
-            )
     else:
         given = [
             flag
@@ -380,6 +386,9 @@ def _export(args):
                 ("--no-warmup", args.no_warmup),
                 ("--no-fold-batch-norm", args.no_fold_batch_norm),
                 ("--tile", args.tile),
+                ("--tile-overlap", args.tile_overlap != 0.25),
+                ("--tile-blend", args.tile_blend != "gaussian"),
+                ("--tile-batch-size", args.tile_batch_size != 4),
             ]
             if value
         ]

@@ -80,6 +80,7 @@ def saved_model(
     tile=None,
     tile_overlap=0.25,
     tile_blend="gaussian",
+    tile_batch_size=4,
     fold_batch_norm=True,
 ):
     """Exports a model for TF Serving.
@@ -99,7 +100,8 @@ def saved_model(
 
     With `tile`, a signature `serve_tiled` (float32 `images` of any size)
     predicts by sliding windows inside the graph (`export.tiled`): tiles
-    of `tile` px overlapping by `tile_overlap`, blended as
+    of `tile` px overlapping by `tile_overlap`, `tile_batch_size` tile
+    positions per model call, blended as
     `kerasseg.training.predict.predict_tiled` blends them, equal to it
     within 1e-4; it answers the model's per-pixel class-score output's
     `probabilities` and `class_ids` at the image's size.
@@ -137,6 +139,9 @@ def saved_model(
         tile: None, or the tile side (px, at least 8) of `serve_tiled`.
         tile_overlap: the fraction of a tile shared with each neighbour.
         tile_blend: "gaussian" (σ = tile / 8) or "linear".
+        tile_batch_size: tile positions per model call in `serve_tiled`,
+            each with every image of the request (`predict_tiled`'s
+            `batch_size`): more use the CPU better, fewer use less memory.
         fold_batch_norm: the signatures run the model with each BatchNorm
             that follows a convolution folded into it
             (`kerasseg.export.folding`): the same outputs within float32
@@ -174,16 +179,21 @@ def saved_model(
             f"tta_scales={tta_scales!r} needs `tta` (the transforms of the "
             "serve_tta signature, e.g. tta='flips' or ['identity'])."
         )
-    if tile is None and (tile_overlap, tile_blend) != (0.25, "gaussian"):
+    if tile is None and (tile_overlap, tile_blend, tile_batch_size) != (
+        0.25,
+        "gaussian",
+        4,
+    ):
         raise ValueError(
-            "tile_overlap and tile_blend set the serve_tiled signature; "
-            "give its `tile` too."
+            "tile_overlap, tile_blend and tile_batch_size set the serve_tiled "
+            "signature; give its `tile` too."
         )
     tiled_output = None
     if tile is not None:  # bad tiling fails before any writing
         from kerasseg.training import predict
 
         predict.check_tiling(tile, tile_overlap, tile_blend, 0.125)
+        check.positive_int("tile_batch_size", tile_batch_size)
         tiled_output = out.segmentation_output(model, activation)
     image_size = _image_size(model, image_size)
     threshold = float(threshold)
@@ -227,6 +237,7 @@ def saved_model(
             tile=tile,
             overlap=tile_overlap,
             blend=tile_blend,
+            batch_size=tile_batch_size,
         )
         archive.add_endpoint(
             TILED_SIGNATURE, tiled.serve, [specs["serving_default"]]

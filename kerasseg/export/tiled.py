@@ -12,6 +12,7 @@ tile batch plus the full-size sums.
 
 import tensorflow as tf
 
+from kerasseg import _validation as check
 from kerasseg import outputs as out
 from kerasseg.training import predict
 
@@ -29,6 +30,8 @@ class Tiled:
             [0, 0.5].
         blend: "gaussian" or "linear" (`predict_tiled`'s).
         sigma_scale: the Gaussian's σ as a fraction of the tile side.
+        batch_size: tile positions per model call (the last call takes
+            those left); each position brings every image of the request.
     """
 
     def __init__(
@@ -40,8 +43,10 @@ class Tiled:
         overlap=0.25,
         blend="gaussian",
         sigma_scale=0.125,
+        batch_size=4,
     ):
         self.tile = predict.check_tiling(tile, overlap, blend, sigma_scale)
+        self.batch_size = check.positive_int("batch_size", batch_size)
         static = serving.model.input_shape[1:3]
         if any(side is not None and side != self.tile for side in static):
             raise ValueError(
@@ -85,6 +90,7 @@ class Tiled:
         output's `probabilities` and `class_ids` at full size."""
         shape = tf.shape(images)
         batch, height, width = shape[0], shape[1], shape[2]
+        channels = images.shape[-1]
         th = tf.minimum(self.tile, height)
         tw = tf.minimum(self.tile, width)
         rows, cols = self._starts(height), self._starts(width)
@@ -93,22 +99,55 @@ class Tiled:
             * self._axis_weights(width)[None, :]
         )[None, :, :, None]
         per_row = tf.size(cols)
+        positions = tf.size(rows) * per_row
 
-        def body(i, total, norm):
-            r, c = rows[i // per_row], cols[i % per_row]
-            crop = images[:, r : r + th, c : c + tw, :]
-            values = self.serving._run(crop)[self.output.key]
-            probs = out.probabilities(self.output, values)  # float32
-            pads = [[0, 0], [r, height - r - th], [c, width - c - tw], [0, 0]]
-            return (
-                i + 1,
-                total + tf.pad(probs * weight, pads),
-                norm + tf.pad(weight, pads),
+        def crop(start):  # every image's tile at one position
+            return images[:, start[0] : start[0] + th, start[1] : start[1] + tw]
+
+        def call(first, total, norm):
+            count = tf.minimum(self.batch_size, positions - first)
+            index = first + tf.range(count)
+            starts = tf.stack(
+                [
+                    tf.gather(rows, index // per_row),
+                    tf.gather(cols, index % per_row),
+                ],
+                axis=1,
             )
+            tiles = tf.map_fn(
+                crop,
+                starts,
+                fn_output_signature=tf.TensorSpec(
+                    (None, None, None, channels), images.dtype
+                ),
+            )  # (count, batch, th, tw, channels), position-major
+            tiles = tf.reshape(tiles, [count * batch, th, tw, channels])
+            values = self.serving._run(tiles)[self.output.key]
+            probs = out.probabilities(self.output, values)  # float32
+            probs = tf.reshape(probs, [count, batch, th, tw, self.classes])
+
+            def add(j, total, norm):
+                r, c = starts[j, 0], starts[j, 1]
+                pads = [
+                    [0, 0],
+                    [r, height - r - th],
+                    [c, width - c - tw],
+                    [0, 0],
+                ]
+                return (
+                    j + 1,
+                    total + tf.pad(probs[j] * weight, pads),
+                    norm + tf.pad(weight, pads),
+                )
+
+            _, total, norm = tf.while_loop(
+                lambda j, *_: j < count, add, [tf.constant(0), total, norm]
+            )
+            return first + count, total, norm
 
         _, total, norm = tf.while_loop(
-            lambda i, *_: i < tf.size(rows) * per_row,
-            body,
+            lambda first, *_: first < positions,
+            call,
             [
                 tf.constant(0),
                 tf.zeros([batch, height, width, self.classes]),

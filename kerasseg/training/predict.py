@@ -15,6 +15,7 @@ import pathlib
 
 import numpy as np
 
+from kerasseg import _validation as check
 from kerasseg.data.files import match_channels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -126,7 +127,7 @@ def predict_tiled(
     """
     from kerasseg import outputs as outputs_module
 
-    image, tile = _checked(image, tile, overlap, blend, sigma_scale)
+    image, tile = _checked(image, tile, overlap, blend, sigma_scale, batch_size)
     described = outputs_module.describe(model, activation)
     if outputs is None:
         selected = [outputs_module.segmentation_of(model, described)]
@@ -138,8 +139,9 @@ def predict_tiled(
     return maps[selected[0].key] if outputs is None else maps
 
 
-def _checked(image, tile, overlap, blend, sigma_scale):
+def _checked(image, tile, overlap, blend, sigma_scale, batch_size):
     """`(image as float32, tile)` after checking them and the tiling."""
+    check.positive_int("batch_size", batch_size)
     image = np.asarray(image, "float32")
     if image.ndim != 3:
         raise ValueError(
@@ -237,7 +239,7 @@ def predict_with_distance(
     same calls."""
     from kerasseg import outputs as outputs_module
 
-    image, tile = _checked(image, tile, overlap, blend, sigma_scale)
+    image, tile = _checked(image, tile, overlap, blend, sigma_scale, batch_size)
     described = outputs_module.describe(model)
     mask = outputs_module.segmentation_of(model, described)
     distance = _distance_of(described)
@@ -376,6 +378,7 @@ def predict_files(
     Returns:
         The list of written class-id PNG paths.
     """
+    check.positive_int("batch_size", batch_size)
     if jit_compile not in (True, False, "auto"):
         raise ValueError(
             "`jit_compile` must be True, False or 'auto'; received "

@@ -45,6 +45,22 @@ def test_serve_tiled_equals_predict_tiled(blend, tmp_path):
     assert {"serving_default", "serve_uint8", "serve_bytes"} <= set(signatures)
 
 
+@pytest.mark.parametrize("per_call", [1, 5])
+def test_serve_tiled_takes_any_number_of_tile_positions_a_call(
+    per_call, tmp_path
+):
+    # 70×90 in tiles of 32 is 3 rows × 4 columns: 5 a call leaves 2 for the
+    # last call, 1 a call is the loop over positions.
+    model = kerasseg.build("unet_tiny", num_classes=3)
+    path = export.saved_model(
+        model, tmp_path, tile=32, tile_batch_size=per_call
+    )
+    x = np.random.default_rng(4).uniform(0, 255, (2, 70, 90, 3))
+    answer = _served(path)(images=tf.constant(x, tf.float32))
+    want = np.stack([predict_tiled(model, image, tile=32) for image in x])
+    np.testing.assert_allclose(answer["probabilities"], want, atol=1e-4)
+
+
 @pytest.mark.slow
 def test_serve_tiled_of_a_multitask_model_answers_its_mask(tmp_path):
     model = harness.build("multitask_unet_tiny")
@@ -63,6 +79,9 @@ def test_serve_tiled_of_a_multitask_model_answers_its_mask(tmp_path):
         ("unet_tiny", {"tile": 32, "tile_overlap": 0.7}, "overlap"),
         ("unet_tiny", {"tile": 32, "tile_blend": "cubic"}, "blend"),
         ("unet_tiny", {"tile_overlap": 0.1}, "give its `tile` too"),
+        ("unet_tiny", {"tile_batch_size": 2}, "give its `tile` too"),
+        ("unet_tiny", {"tile": 32, "tile_batch_size": 0}, "tile_batch_size"),
+        ("unet_tiny", {"tile": 32, "tile_batch_size": 1.5}, "integer >= 1"),
         ("conv_autoencoder_tiny", {"tile": 32}, "per-pixel class-score"),
     ],
 )
@@ -90,6 +109,12 @@ def test_cli_export_takes_tile(tmp_path, capsys):
     assert cli.main([*lite, "--tile", "32"]) == 2
     err = capsys.readouterr().err
     assert "--tile only apply to --format saved_model" in err
+    for flags in (["--tile-overlap", "0.1"], ["--tile-batch-size", "2"]):
+        assert cli.main([*lite, *flags]) == 2
+        assert f"{flags[0]} only apply" in capsys.readouterr().err
+        assert cli.main([*argv, str(tmp_path / "s0"), *flags]) == 2
+        assert "give its `tile` too" in capsys.readouterr().err
+    assert not (tmp_path / "s0").exists()
     assert cli.main([*argv, str(tmp_path / "s"), "--tile", "32"]) == 0
     path = capsys.readouterr().out.strip()
     x = np.random.default_rng(2).uniform(0, 255, (1, 45, 70, 3))

@@ -85,6 +85,8 @@ def test_bad_arguments_are_named(model):
         predict.predict_tiled(model, _image((16, 16)), sigma_scale=0)
     with pytest.raises(ValueError, match=r"\(height, width, channels\)"):
         predict.predict_tiled(model, np.zeros((16, 16)))
+    with pytest.raises(ValueError, match="`batch_size` must be an integer"):
+        predict.predict_tiled(model, _image((16, 16)), batch_size=0)
 
 
 def test_predict_files_measures_the_compile_setting(tmp_path, monkeypatch):
