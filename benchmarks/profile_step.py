@@ -1,20 +1,26 @@
-"""Where a training step's time goes: kerasseg's DeepLabV3+ ResNet50 under
-TensorFlow's profiler beside segmentation_models.pytorch's under PyTorch's.
+"""Where a training step's time goes: kerasseg's model under TensorFlow's
+profiler beside its peers' under theirs (PyTorch's for SMP).
 
-    python benchmarks/profile_step.py [--size 128] [--batch 8] [--steps 3]
-        [--torch-python PYTHON]
+    python benchmarks/profile_step.py [--group deeplabv3plus] [--size 128]
+        [--batch 8] [--steps 3] [--only PREFIX ...] [--torch-python PYTHON]
 
-Both implementations are the ones `benchmarks/peers.py` times (its
-builders are reused: random weights, 2 classes, Adam, cross-entropy),
-each in a worker process of its own. Each profiles `--steps` training
-steps after two warm-up steps (kerasseg in graph mode, without XLA, whose
-fused clusters would hide the ops) and reports, per phase (forward,
-backward, optimizer) and per kind of layer (convolution, batch norm,
-activation, resize and pooling, loss, other), the milliseconds of
-operator self-time per step. For the convolutions it adds the rate they
-reach against the machine's measured matmul peak (`models.matmul_gflops`):
-forward FLOPs from each framework's own counter, backward taken as twice
-the forward, as for any convolution or matrix product.
+The groups and implementations are `benchmarks/peers.py`'s (its builders
+are reused: random weights, 2 classes, Adam, cross-entropy): by default
+kerasseg's DeepLabV3+ ResNet50 beside SMP's, and e.g. `--group
+attention_unet` for kerasseg's Attention U-Net beside keras-unet-
+collection's. Each runs in a worker process of its own with the caller's
+environment; kerasseg's imports kerasseg first, as its users do (oneDNN
+on x86), the other Keras rows keep TensorFlow's default kernels unless
+TF_ENABLE_ONEDNN_OPTS says otherwise, as in peers.py. Each profiles
+`--steps` training steps after two warm-up steps (Keras in graph mode,
+without XLA, whose fused clusters would hide the ops) and reports, per
+phase (forward, backward, optimizer) and per kind of layer (convolution,
+batch norm, activation, resize and pooling, loss, other), the
+milliseconds of operator self-time per step. For the convolutions it adds
+the rate they reach against the machine's measured matmul peak
+(`models.matmul_gflops`): forward FLOPs from each framework's own
+counter, backward taken as twice the forward, as for any convolution or
+matrix product.
 
 Self-times are summed over the operator threads, so on two cores a phase
 can add up to more than the wall time of the step (also reported).
@@ -35,10 +41,11 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-IMPLEMENTATIONS = {
-    "kerasseg": ("kerasseg deeplabv3plus_resnet50", "keras"),
-    "smp": ("SMP DeepLabV3Plus(resnet50)", "torch"),
-}
+# The environment as the caller gave it, before this process imports
+# kerasseg (which sets TF_ENABLE_ONEDNN_OPTS for itself): the workers get
+# it, so a peer runs with the caller's kernel setting.
+CALLER_ENVIRONMENT = dict(os.environ)
+
 PHASES = ("forward", "backward", "optimizer")
 TOP = 12  # operator types listed per implementation, by self-time
 KINDS = (
@@ -124,10 +131,12 @@ def _keras_op(name, layer_kinds):
     return phase, "other"
 
 
-def _profile_keras(size, batch, steps):
+def _profile_keras(name, size, batch, steps):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # kerasseg before TensorFlow, as its users import it (oneDNN on x86).
-    import kerasseg  # noqa: I001
+    if name.startswith("kerasseg"):
+        # kerasseg before TensorFlow, as its users import it (oneDNN on
+        # x86); a peer keeps TensorFlow's default, as its users get it.
+        import kerasseg  # noqa: F401, I001
     import keras
     import numpy as np
     import tensorflow as tf
@@ -135,7 +144,8 @@ def _profile_keras(size, batch, steps):
     from peers import _build_keras
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
 
-    name, _ = IMPLEMENTATIONS["kerasseg"]
+    from kerasseg import _tensorflow
+
     rng = np.random.default_rng(0)
     x = tf.constant(rng.uniform(0, 255, (batch, size, size, 3)), tf.float32)
     y = tf.constant(rng.integers(0, 2, (batch, size, size, 1)), tf.int32)
@@ -164,7 +174,7 @@ def _profile_keras(size, batch, steps):
     table = json.loads(data)[0]
     columns = [c["id"] for c in table["cols"]]
     layer_kinds = _keras_layer_kinds(model)
-    times, operators = {}, {}
+    times, operators, operations = {}, {}, []
     for row in table["rows"]:
         values = dict(zip(columns, [c["v"] if c else None for c in row["c"]]))
         if values["type"] == "IDLE":
@@ -174,8 +184,12 @@ def _profile_keras(size, batch, steps):
         times[key] = times.get(key, 0.0) + ms
         operator = (key[0], values["type"])
         operators[operator] = operators.get(operator, 0.0) + ms
+        operations.append((values["type"], values["operation"], ms / steps))
     result = _result(times, steps, wall, flops, operators)
-    result["onednn"] = kerasseg._tensorflow.onednn_enabled()
+    result["onednn"] = _tensorflow.onednn_enabled()
+    # The single operations (one layer's op, by its graph name) with the
+    # most self-time: which layers a costly operator type comes from.
+    result["top_operations"] = sorted(operations, key=lambda o: -o[2])[:TOP]
     return result
 
 
@@ -190,7 +204,7 @@ def _torch_kind(op):
     )
 
 
-def _profile_torch(size, batch, steps):
+def _profile_torch(name, size, batch, steps):
     import torch
     from peers import _build_torch
     from torch.profiler import ProfilerActivity
@@ -198,7 +212,6 @@ def _profile_torch(size, batch, steps):
     from torch.profiler import record_function
     from torch.utils.flop_counter import FlopCounterMode
 
-    name, _ = IMPLEMENTATIONS["smp"]
     torch.manual_seed(0)
     model = _build_torch(name)
     x = torch.rand(batch, 3, size, size) * 255
@@ -260,13 +273,11 @@ def _result(times, steps, wall, flops, operators):
     }
 
 
-def worker(key, size, batch, steps):
+def worker(name, framework, size, batch, steps):
     out = sys.stdout
     sys.stdout = sys.stderr  # keep library prints off the answer channel
-    profile = (
-        _profile_keras if IMPLEMENTATIONS[key][1] == "keras" else _profile_torch
-    )
-    out.write(json.dumps(profile(size, batch, steps)) + "\n")
+    profile = _profile_keras if framework == "keras" else _profile_torch
+    out.write(json.dumps(profile(name, size, batch, steps)) + "\n")
 
 
 def _rate(gflop, ms):
@@ -350,19 +361,39 @@ def markdown(result):
             f"| {phase} | `{op}` | {ms:.0f} |"
             for phase, op, ms in result["implementations"][n].get("top", [])
         ]
+        operations = result["implementations"][n].get("top_operations")
+        if operations:
+            lines += [
+                "",
+                f"The {TOP} single operations with the most self-time per "
+                f"step, {n}:",
+                "",
+                "| operator | operation | ms |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| `{op_type}` | `{name}` | {ms:.0f} |"
+                for op_type, name, ms in operations
+            ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
+    from peers import GROUPS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--group", choices=sorted(GROUPS), default="deeplabv3plus"
+    )
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument(
-        "--implementations",
+        "--only",
         nargs="+",
-        choices=sorted(IMPLEMENTATIONS),
-        default=sorted(IMPLEMENTATIONS),
+        metavar="PREFIX",
+        help="profile only the implementations whose names start so "
+        "(e.g. --only kerasseg KUC)",
     )
     parser.add_argument(
         "--torch-python",
@@ -370,11 +401,11 @@ def main(argv=None):
         help="the Python that runs the PyTorch worker (one with torch and "
         "segmentation-models-pytorch, e.g. a virtualenv of its own)",
     )
-    parser.add_argument("--worker")
+    parser.add_argument("--worker", nargs=2, metavar=("NAME", "FRAMEWORK"))
     parser.add_argument("--out", type=pathlib.Path, default=HERE / "results")
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.size, args.batch, args.steps)
+        return worker(*args.worker, args.size, args.batch, args.steps)
     from models import matmul_gflops
     from models import save
 
@@ -388,30 +419,35 @@ def main(argv=None):
         "peak_gflops": matmul_gflops(),
         "implementations": {},
     }
-    for key in args.implementations:
-        print(f"profiling {IMPLEMENTATIONS[key][0]} …", flush=True)
-        framework = IMPLEMENTATIONS[key][1]
+    for name, framework, _ in GROUPS[args.group]:
+        if args.only and not name.startswith(tuple(args.only)):
+            continue
+        print(f"profiling {name} …", flush=True)
         python = args.torch_python if framework == "torch" else sys.executable
         answer = subprocess.run(
             [
                 python,
                 __file__,
-                "--worker",
-                key,
+                *("--worker", name, framework),
                 *("--size", str(args.size)),
                 *("--batch", str(args.batch)),
                 *("--steps", str(args.steps)),
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env=CALLER_ENVIRONMENT,
         )
         if answer.returncode:  # its traceback went to stderr
-            print(f"  {key} failed (exit {answer.returncode})", flush=True)
+            print(f"  {name} failed (exit {answer.returncode})", flush=True)
             continue
-        result["implementations"][IMPLEMENTATIONS[key][0]] = json.loads(
+        result["implementations"][name] = json.loads(
             answer.stdout.strip().splitlines()[-1]
         )
-    save(result, args.out / f"profile_step_{args.size}", markdown(result))
+    save(
+        result,
+        args.out / f"profile_step_{args.group}_{args.size}",
+        markdown(result),
+    )
 
 
 if __name__ == "__main__":
