@@ -41,10 +41,11 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-# The environment as the caller gave it, before this process imports
-# kerasseg (which sets TF_ENABLE_ONEDNN_OPTS for itself): the workers get
-# it, so a peer runs with the caller's kernel setting.
-CALLER_ENVIRONMENT = dict(os.environ)
+# peers.py records the caller's environment as it imports, before this
+# process imports kerasseg (which sets TF_ENABLE_ONEDNN_OPTS for itself):
+# the workers get it, so a peer runs with the caller's kernel setting.
+from peers import CALLER_ENVIRONMENT  # noqa: E402
+from peers import GROUPS  # noqa: E402
 
 PHASES = ("forward", "backward", "optimizer")
 TOP = 12  # operator types listed per implementation, by self-time
@@ -379,8 +380,6 @@ def markdown(result):
 
 
 def main(argv=None):
-    from peers import GROUPS
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--group", choices=sorted(GROUPS), default="deeplabv3plus"

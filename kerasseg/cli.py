@@ -219,19 +219,16 @@ def _parser():
     export.add_argument(
         "--tile-overlap",
         type=float,
-        default=0.25,
         help="serve_tiled's tile overlap fraction (default 0.25)",
     )
     export.add_argument(
         "--tile-blend",
         choices=("gaussian", "linear"),
-        default="gaussian",
         help="serve_tiled's blend of overlapping tiles (default gaussian)",
     )
     export.add_argument(
         "--tile-batch-size",
         type=int,
-        default=4,
         help="serve_tiled's tile positions per model call, each with every "
         "image of the request (default 4)",
     )
@@ -369,11 +366,18 @@ def _export(args):
             image_size=args.image_size,
             warmup_requests=not args.no_warmup,
             fold_batch_norm=not args.no_fold_batch_norm,
-            # Without --tile the export refuses the other --tile-* flags.
             tile=args.tile,
-            tile_overlap=args.tile_overlap,
-            tile_blend=args.tile_blend,
-            tile_batch_size=args.tile_batch_size,
+        )
+        # The --tile-* flags given, with export.saved_model's own defaults
+        # for the rest; without --tile it refuses them.
+        options.update(
+            (key, value)
+            for key, value in [
+                ("tile_overlap", args.tile_overlap),
+                ("tile_blend", args.tile_blend),
+                ("tile_batch_size", args.tile_batch_size),
+            ]
+            if value is not None
         )
     else:
         given = [
@@ -386,9 +390,9 @@ def _export(args):
                 ("--no-warmup", args.no_warmup),
                 ("--no-fold-batch-norm", args.no_fold_batch_norm),
                 ("--tile", args.tile),
-                ("--tile-overlap", args.tile_overlap != 0.25),
-                ("--tile-blend", args.tile_blend != "gaussian"),
-                ("--tile-batch-size", args.tile_batch_size != 4),
+                ("--tile-overlap", args.tile_overlap is not None),
+                ("--tile-blend", args.tile_blend is not None),
+                ("--tile-batch-size", args.tile_batch_size is not None),
             ]
             if value
         ]
